@@ -1,0 +1,74 @@
+"""What happens at interpreter exit: submitted work finishes, nothing hangs.
+
+Before Python joins its threads, every live pool's outstanding calls are
+waited for, so fire-and-forget work is not lost. Ctrl-C during that wait
+cancels the calls that have not started and lets the interpreter exit; the
+worker threads are daemons, so a call that never ends cannot hang the exit.
+Finally, failed futures whose exception nobody retrieved are logged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import os
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._future import logger, report_all_unretrieved
+
+if TYPE_CHECKING:
+    from ._pool import Pool
+
+_pools: weakref.WeakSet[Pool] = weakref.WeakSet()
+_registered = False
+_lock = threading.Lock()
+
+
+def register(pool: Pool) -> None:
+    """Wait for *pool*'s outstanding calls when the interpreter exits."""
+    global _registered
+    _pools.add(pool)
+    if _registered:
+        return
+    with _lock:
+        if _registered:
+            return
+        hook: Callable[[Callable[[], None]], Any] = getattr(
+            threading, "_register_atexit", atexit.register
+        )
+        try:
+            hook(finish_outstanding)
+        except RuntimeError:  # already shutting down: nothing left to wait for
+            return
+        atexit.register(report_all_unretrieved)
+        _registered = True
+
+
+def finish_outstanding() -> None:
+    """Wait for every live pool's outstanding calls; Ctrl-C cancels the rest."""
+    try:
+        for pool in list(_pools):
+            while True:
+                outstanding = [f for f in pool.outstanding() if not f.done()]
+                if not outstanding:
+                    break
+                concurrent.futures.wait(outstanding)
+    except KeyboardInterrupt:
+        cancelled = sum(pool.cancel_queued() for pool in list(_pools))
+        running = sum(len(pool.outstanding()) for pool in list(_pools))
+        logger.warning(
+            "interrupted at exit: %d background tasks cancelled, %d left running",
+            cancelled,
+            running,
+        )
+
+
+def _forget_parent_work_in_child() -> None:
+    for pool in list(_pools):
+        pool._outstanding.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parent_work_in_child)

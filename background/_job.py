@@ -1,0 +1,106 @@
+"""One submitted call: the function, its arguments and the future it settles."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from concurrent.futures import InvalidStateError
+from typing import Any, Callable
+
+from ._future import Future
+
+
+def task_name(fn: Callable[..., Any]) -> str:
+    """A readable name for *fn*: ``module.qualname`` when it has one."""
+    fn = getattr(fn, "__wrapped__", fn)
+    qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{qualname}" if module else qualname
+
+
+class Job:
+    """A call waiting for a worker, and the bookkeeping done when it ends.
+
+    Runners call :meth:`run` (in a thread of this process) or run the call
+    elsewhere and settle it with :meth:`set_result` / :meth:`set_exception`.
+    """
+
+    __slots__ = ("args", "context", "fn", "future", "gates", "kwargs", "outstanding")
+
+    def __init__(
+        self,
+        future: Future[Any],
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        context: contextvars.Context | None,
+        outstanding: dict[Future[Any], None],
+        gates: tuple[threading.Semaphore, ...] = (),
+    ) -> None:
+        self.future = future
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.context = context
+        self.outstanding = outstanding
+        self.gates = gates
+
+    @property
+    def name(self) -> str:
+        """The task's name, as used in logs and error messages."""
+        return task_name(self.fn)
+
+    def run(self) -> None:
+        """Run the call in this thread, in the submitter's context, and settle it."""
+        if not self.future.set_running_or_notify_cancel():
+            self.release()
+            return
+        try:
+            if self.context is None:
+                result = self.fn(*self.args, **self.kwargs)
+            else:
+                result = self.context.run(self.fn, *self.args, **self.kwargs)
+        except BaseException as exception:
+            self.set_exception(exception)
+            # The traceback holds this frame; drop our references so that the
+            # future and the job are not kept alive by a reference cycle.
+            self = None  # type: ignore[assignment]  # noqa: PLW0642
+        else:
+            try:
+                self.future.set_result(result)
+            except InvalidStateError:  # settled already, by a timeout
+                pass
+            self.release()
+
+    def start(self) -> bool:
+        """Mark the future running; ``False`` (and released) if it was cancelled."""
+        if self.future.set_running_or_notify_cancel():
+            return True
+        self.release()
+        return False
+
+    def set_result(self, result: Any) -> None:
+        """Settle the future with *result* (unless a timeout already settled it)."""
+        if not self.future.done():
+            self.future.set_result(result)
+        self.release()
+
+    def set_exception(self, exception: BaseException) -> None:
+        """Settle the future with *exception*, naming the task for the logs."""
+        future = self.future
+        if not future.done():
+            future._task_name = self.name
+            future.set_exception(exception)
+        self.release()
+
+    def cancel(self) -> None:
+        """Cancel a job that never started."""
+        self.future.cancel()
+        self.release()
+
+    def release(self) -> None:
+        """Forget the job: it no longer counts as outstanding or pending."""
+        self.outstanding.pop(self.future, None)
+        for gate in self.gates:
+            gate.release()
+        self.gates = ()

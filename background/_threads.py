@@ -1,0 +1,190 @@
+"""Worker threads whose number can change at any time."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import threading
+import weakref
+from collections.abc import Iterator
+from queue import Empty, SimpleQueue
+from typing import Any, Callable
+
+from ._future import _worker
+from ._job import Job
+
+_STOP = None
+_live: weakref.WeakSet[ThreadRunner] = weakref.WeakSet()
+
+
+class ThreadRunner:
+    """Runs jobs on up to ``n`` daemon threads, started as work arrives.
+
+    Raising ``n`` starts threads at once for queued work; lowering it lets
+    running jobs finish and retires the surplus threads as they come free.
+    A thread that blocks on another task's future lends its place meanwhile.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        name: str,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+    ) -> None:
+        self._n = n
+        self._name = name
+        self._initializer = initializer
+        self._initargs = initargs
+        self._reset()
+        _live.add(self)
+
+    def _reset(self) -> None:
+        self._queue: SimpleQueue[Job | None] = SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._alive = 0
+        self._lent = 0
+        self._closing = False
+        self._numbers = itertools.count(1)
+
+    @property
+    def n(self) -> int:
+        """How many jobs may run at once."""
+        return self._n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        with self._lock:
+            self._n = value
+            surplus = self._alive - value - self._lent
+        for _ in range(surplus):
+            self._queue.put(_STOP)
+        self._start_for_backlog()
+
+    @property
+    def threads(self) -> int:
+        """How many worker threads are alive now."""
+        return self._alive
+
+    def start(self, job: Job) -> None:
+        """Queue *job*; start a thread for it when no worker is idle."""
+        self._queue.put(job)
+        if self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
+            self._add_thread()
+
+    def _start_for_backlog(self) -> None:
+        wanted = min(self._queue.qsize(), self._n + self._lent - self._alive)
+        for _ in range(wanted):
+            self._add_thread()
+
+    def _add_thread(self) -> None:
+        with self._lock:
+            if self._closing or self._alive >= self._n + self._lent:
+                return
+            self._alive += 1
+            thread = threading.Thread(
+                target=self._work,
+                name=f"{self._name}-{next(self._numbers)}",
+                daemon=True,
+            )
+            self._threads.add(thread)
+        try:
+            thread.start()
+        except RuntimeError:  # interpreter shutting down, or out of threads
+            with self._lock:
+                self._alive -= 1
+                self._threads.discard(thread)
+                stranded = self._alive == 0
+            if stranded:
+                self._fail_queued(RuntimeError("background could not start a worker thread"))
+            else:
+                return
+            raise
+
+    def _retire(self, stopping: bool) -> bool:
+        with self._lock:
+            if not (stopping and self._closing) and self._alive <= self._n + self._lent:
+                return False
+            self._alive -= 1
+            self._threads.discard(threading.current_thread())
+            return True
+
+    def _work(self) -> None:
+        _worker.lend = self._lend
+        if self._initializer is not None:
+            self._initializer(*self._initargs)
+        get, lock = self._queue.get, self._lock
+        while True:
+            with lock:
+                self._idle += 1
+            job = get()
+            with lock:
+                self._idle -= 1
+            if job is _STOP:
+                if self._retire(stopping=True):
+                    return
+                continue
+            job.run()
+            del job
+            if self._alive > self._n + self._lent and self._retire(stopping=False):
+                return
+
+    @contextlib.contextmanager
+    def _lend(self) -> Iterator[None]:
+        with self._lock:
+            self._lent += 1
+        self._start_for_backlog()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._lent -= 1
+
+    def _fail_queued(self, error: BaseException) -> None:
+        for job in self._drain():
+            if job.start():
+                job.set_exception(error)
+
+    def _drain(self) -> Iterator[Job]:
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except Empty:
+                return
+            if job is not _STOP:
+                yield job
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        """Stop once queued jobs are done (or cancelled); join if *wait*."""
+        if cancel_futures:
+            for job in list(self._drain()):
+                job.cancel()
+        with self._lock:
+            self._closing = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(_STOP)
+        if wait:
+            me = threading.current_thread()
+            for thread in threads:
+                if thread is not me:
+                    thread.join()
+
+    def cancel_queued(self) -> int:
+        """Cancel every job not started yet; return how many."""
+        jobs = list(self._drain())
+        for job in jobs:
+            job.cancel()
+        return len(jobs)
+
+
+def _after_fork_in_child() -> None:
+    for runner in list(_live):
+        runner._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,200 @@
+"""Waiting for tasks without spinning: ``wait``, ``as_completed``, ``results``."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple, TypeVar
+
+from . import _default, _validate
+from ._future import Future, _lend_worker
+
+T = TypeVar("T")
+
+
+class DoneAndNotDone(NamedTuple):
+    """What :func:`background.wait` returns: two sets of futures."""
+
+    done: set[concurrent.futures.Future[Any]]
+    not_done: set[concurrent.futures.Future[Any]]
+
+
+def _futures(
+    futures: Iterable[concurrent.futures.Future[T]] | None,
+) -> list[concurrent.futures.Future[T]]:
+    if futures is None:
+        pool = _default._threads
+        return pool.outstanding() if pool is not None else []  # type: ignore[return-value]
+    if isinstance(futures, concurrent.futures.Future):
+        raise TypeError("expected an iterable of futures, got a single Future; wrap it in [...]")
+    items = list(futures)
+    for item in items:
+        if not isinstance(item, concurrent.futures.Future):
+            raise TypeError(f"expected futures, got {_validate.describe(item)}")
+    return items
+
+
+def _progress_bar(total: int, progress: object) -> Any:
+    if not progress:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        raise ImportError(
+            "progress=True needs tqdm: pip install 'background[progress]'"
+        ) from None
+    options = progress if isinstance(progress, dict) else {}
+    return tqdm(total=total, **options)
+
+
+def _cancel_on_interrupt(futures: Iterable[concurrent.futures.Future[Any]]) -> None:
+    for future in futures:
+        future.cancel()
+
+
+def wait(
+    futures: Iterable[concurrent.futures.Future[T]] | None = None,
+    timeout: float | None = None,
+    *,
+    return_when: str = concurrent.futures.ALL_COMPLETED,
+    progress: bool | dict[str, Any] = False,
+) -> DoneAndNotDone:
+    """Block until the futures are done (or *timeout* seconds pass).
+
+    With no futures, waits for every task of the default pool that is
+    outstanding now. It sleeps instead of spinning; Ctrl-C cancels the tasks
+    that have not started and re-raises :class:`KeyboardInterrupt`.
+
+    Args:
+        futures: the futures to wait for; default: the default pool's
+            outstanding tasks.
+        timeout: give up after this many seconds.
+        return_when: as for :func:`concurrent.futures.wait`.
+        progress: show a tqdm progress bar (``True``, or a dict of tqdm options).
+
+    Returns:
+        ``(done, not_done)``, two sets of futures.
+
+    Example:
+        >>> import background
+        >>> futures = [background.run(sum, [i, i]) for i in range(3)]
+        >>> done, not_done = background.wait(futures)
+        >>> sorted(f.result() for f in done), not_done
+        ([0, 2, 4], set())
+    """
+    items = _futures(futures)
+    timeout = _validate.wait_seconds(timeout)
+    if return_when not in (
+        concurrent.futures.ALL_COMPLETED,
+        concurrent.futures.FIRST_COMPLETED,
+        concurrent.futures.FIRST_EXCEPTION,
+    ):
+        raise ValueError(f"return_when must be one of the concurrent.futures constants, got {return_when!r}")
+    bar = _progress_bar(len(items), progress)
+    try:
+        if bar is None:
+            with _lend_worker(_Pending(items)):
+                done, not_done = concurrent.futures.wait(items, timeout, return_when)
+            return DoneAndNotDone(done, not_done)
+        done = set()
+        for future in as_completed(items, timeout):
+            done.add(future)
+            bar.update(1)
+            if return_when == concurrent.futures.FIRST_COMPLETED or (
+                return_when == concurrent.futures.FIRST_EXCEPTION
+                and not future.cancelled()
+                and future.exception() is not None
+            ):
+                break
+        return DoneAndNotDone(done, {f for f in items if f not in done})
+    except KeyboardInterrupt:
+        _cancel_on_interrupt(items)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def as_completed(
+    futures: Iterable[concurrent.futures.Future[T]] | None = None,
+    timeout: float | None = None,
+    *,
+    progress: bool | dict[str, Any] = False,
+) -> Iterator[concurrent.futures.Future[T]]:
+    """Yield the futures as they finish, first finished first.
+
+    With no futures, takes the default pool's outstanding tasks. Raises
+    :class:`TimeoutError` if they are not all done after *timeout* seconds.
+
+    Example:
+        >>> import background
+        >>> futures = [background.run(len, "abc"), background.run(len, "de")]
+        >>> sorted(f.result() for f in background.as_completed(futures))
+        [2, 3]
+    """
+    items = _futures(futures)
+    timeout = _validate.wait_seconds(timeout)
+    return _as_completed(items, timeout, _progress_bar(len(items), progress))
+
+
+def _as_completed(
+    items: list[concurrent.futures.Future[T]], timeout: float | None, bar: Any
+) -> Iterator[concurrent.futures.Future[T]]:
+    try:
+        with _lend_worker(_Pending(items)):
+            for future in concurrent.futures.as_completed(items, timeout):
+                if bar is not None:
+                    bar.update(1)
+                yield future
+    except KeyboardInterrupt:
+        _cancel_on_interrupt(items)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def results(
+    futures: Iterable[concurrent.futures.Future[T]] | None = None,
+    timeout: float | None = None,
+    *,
+    progress: bool | dict[str, Any] = False,
+) -> list[T]:
+    """Wait for the futures and return their results, in the order given.
+
+    As soon as one task fails, its exception is raised, with the traceback
+    from inside the task (if several have failed by then, the first in order
+    wins); the other tasks keep running. Raises :class:`TimeoutError` after
+    *timeout* seconds.
+
+    Example:
+        >>> import background
+        >>> background.results([background.run(str.upper, w) for w in ["a", "b"]])
+        ['A', 'B']
+    """
+    items = _futures(futures)
+    timeout = _validate.wait_seconds(timeout)
+    done, not_done = wait(
+        items, timeout, return_when=concurrent.futures.FIRST_EXCEPTION, progress=progress
+    )
+    for future in items:
+        if future in done and not future.cancelled() and future.exception() is not None:
+            return [future.result()]  # raises the task's own exception
+    if not_done:
+        raise concurrent.futures.TimeoutError(
+            f"{len(not_done)} of {len(items)} tasks not done after {timeout} s"
+        )
+    return [future.result() for future in items]
+
+
+class _Pending:
+    """Looks like an unfinished future to :func:`_lend_worker` while any is."""
+
+    def __init__(self, futures: list[concurrent.futures.Future[Any]]) -> None:
+        self.futures = futures
+
+    def done(self) -> bool:
+        return all(f.done() for f in self.futures)
+
+
+__all__ = ["DoneAndNotDone", "Future", "as_completed", "results", "wait"]

@@ -1,0 +1,24 @@
+"""Shared fixtures: every test starts and ends with fresh default pools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import background
+from background import _default
+
+pytest_plugins = ["docs_examples"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_defaults() -> Iterator[None]:
+    """Reset background's module-level state around each test."""
+    background.shutdown(wait=True)
+    _default._n = None
+    _default.callbacks = ()
+    yield
+    background.shutdown(wait=True, cancel_futures=True)
+    _default._n = None
+    _default.callbacks = ()
