@@ -30,8 +30,6 @@ def register(pool: Pool) -> None:
     """Wait for *pool*'s outstanding calls when the interpreter exits."""
     global _registered
     _pools.add(pool)
-    if _registered:
-        return
     with _lock:
         if _registered:
             return

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import functools
+import inspect
+import weakref
 from typing import Any
 
 from ._job import Job
@@ -13,6 +16,9 @@ class ExecutorRunner:
 
     The executor decides how many calls run at once; ``n`` is only recorded.
     Contextvars do not travel: the call may run in another process or host.
+    Keyword arguments are bound to the function before it is handed over, so
+    that an executor whose ``submit`` takes options of its own (dask's takes
+    ``key=``, ``workers=``, ``pure=``...) never mistakes them for its options.
     """
 
     def __init__(self, executor: concurrent.futures.Executor, n: int) -> None:
@@ -26,27 +32,52 @@ class ExecutorRunner:
 
     def start(self, job: Job) -> None:
         """Submit *job* to the executor and settle it when the executor does."""
-        inner = self.executor.submit(job.fn, *job.args, **job.kwargs)
-        job.future.add_done_callback(lambda outer: _cancel_inner(outer, inner))
+        fn = functools.partial(job.fn, **job.kwargs) if job.kwargs else job.fn
+        inner = self.executor.submit(fn, *job.args)
+        # Only a weak reference back to the inner future: a strong one would
+        # make a reference cycle that keeps the executor's result (held on a
+        # remote worker, for dask) alive until the garbage collector runs.
+        inner_ref = weakref.ref(inner)
+        job.future.add_done_callback(lambda outer: _cancel_inner(outer, inner_ref()))
         inner.add_done_callback(lambda inner: _settle(job, inner))
 
     def shutdown(self, wait: bool, cancel_futures: bool) -> None:
-        """Shut the wrapped executor down."""
-        self.executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+        """Shut the wrapped executor down.
+
+        An executor whose ``shutdown`` predates *cancel_futures* (dask's
+        ``ClientExecutor``, say) is shut down without it.
+        """
+        if cancel_futures and _accepts_cancel_futures(self.executor):
+            self.executor.shutdown(wait=wait, cancel_futures=True)
+        else:
+            self.executor.shutdown(wait=wait)
 
     def cancel_queued(self) -> int:
         """The executor owns its queue: nothing to cancel from here."""
         return 0
 
 
+def _accepts_cancel_futures(executor: concurrent.futures.Executor) -> bool:
+    try:
+        parameters = inspect.signature(executor.shutdown).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - a C-implemented shutdown
+        return False
+    return any(p.name == "cancel_futures" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
 def _cancel_inner(outer: concurrent.futures.Future[Any], inner: Any) -> None:
-    if outer.cancelled():
+    if inner is not None and outer.cancelled():
         inner.cancel()
 
 
 def _settle(job: Job, inner: concurrent.futures.Future[Any]) -> None:
     if inner.cancelled():
-        job.cancel()
+        # Cancelled by the user (through the outer future) or by the executor.
+        # start() then moves the cancelled future on to "cancelled and
+        # notified", without which concurrent.futures.wait() and
+        # as_completed() would never count it as done.
+        job.future.cancel()
+        job.start()
     elif not job.start():
         return
     else:

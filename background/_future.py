@@ -12,7 +12,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Generator
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -82,13 +82,15 @@ def report_unretrieved(future: Future[Any]) -> None:
     if not future._log_exception:
         return
     future._log_exception = False
-    exception = future._exception  # type: ignore[attr-defined]
+    exception = future._exception
+    if exception is None:  # pragma: no cover - only set together with the flag
+        return
     try:
         logger.error(
             "Task exception was never retrieved: %s raised %s",
             future._task_name,
             type(exception).__name__,
-            exc_info=(type(exception), exception, exception.__traceback__),
+            exc_info=exception,
         )
     except Exception:  # pragma: no cover - logging torn down at interpreter exit
         pass
@@ -111,7 +113,13 @@ class _NoLoan:
 _NO_LOAN = _NoLoan()
 
 
-def _lend_worker(future: concurrent.futures.Future[Any]) -> Any:
+class Waitable(Protocol):
+    """Anything with a ``done()`` method: a future, or a group of them."""
+
+    def done(self) -> bool: ...
+
+
+def _lend_worker(future: Waitable) -> Any:
     """While a worker thread blocks on an unfinished *future*, lend its place."""
     if future.done():
         return _NO_LOAN

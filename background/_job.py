@@ -64,7 +64,7 @@ class Job:
             self.set_exception(exception)
             # The traceback holds this frame; drop our references so that the
             # future and the job are not kept alive by a reference cycle.
-            self = None  # type: ignore[assignment]  # noqa: PLW0642
+            self = None  # type: ignore[assignment]
         else:
             try:
                 self.future.set_result(result)

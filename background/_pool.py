@@ -8,7 +8,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, cast, overload
 
 from . import _validate
 from ._future import Future
@@ -109,6 +109,7 @@ class Pool(concurrent.futures.Executor):
         self._gates: tuple[threading.Semaphore, ...] = (self._gate,) if self._gate else ()
         self.max_pending = max_pending
         self._runner: Runner
+        self._kind = "executor" if executor is not None else "processes" if process else "threads"
         if executor is not None:
             from ._foreign import ExecutorRunner
 
@@ -185,7 +186,7 @@ class Pool(concurrent.futures.Executor):
             raise
         return future
 
-    def map(  # type: ignore[override]
+    def map(
         self,
         fn: Callable[..., R],
         *iterables: Iterable[Any],
@@ -232,9 +233,7 @@ class Pool(concurrent.futures.Executor):
     def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
 
     @overload
-    def task(
-        self, /, **options: Any
-    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+    def task(self, /, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(self, fn: Any = None, /, **options: Any) -> Any:
         """Decorate a function so that calling it runs it on this pool.
@@ -246,10 +245,8 @@ class Pool(concurrent.futures.Executor):
         return task(fn, pool=self, **options)
 
     def __repr__(self) -> str:
-        kind = "executor" if self._runner.threads == 0 and not self._process else "threads"
-        kind = "processes" if self._process else kind
         state = "shut down" if self._shutdown else f"{len(self._outstanding)} outstanding"
-        return f"<background.Pool {self._name!r} n={self.n} {kind}, {state}>"
+        return f"<background.Pool {self._name!r} n={self.n} {self._kind}, {state}>"
 
 
 class _Callbacks:
@@ -266,7 +263,7 @@ class _Callbacks:
     def __call__(self, future: concurrent.futures.Future[Any]) -> None:
         for callback in self.callbacks:
             try:
-                callback(future)
+                callback(cast("Future[Any]", future))
             except Exception:
                 from ._future import logger
 

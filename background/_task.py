@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-R_co = TypeVar("R_co", covariant=True)
 
 
-class Task(Protocol, Generic[P, R_co]):
+class Task(Protocol, Generic[P, R]):
     """What ``@background.task`` returns: the function, run in the background.
 
     Calling it takes the function's own arguments and returns a
@@ -34,9 +33,12 @@ class Task(Protocol, Generic[P, R_co]):
     it in the foreground.
     """
 
-    __wrapped__: Callable[P, R_co]
+    @property
+    def __wrapped__(self) -> Callable[P, R]:
+        """The original function, to call it in the foreground."""
+        ...
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Future[R_co]:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
         """Submit the call; return its future at once."""
         ...
 
@@ -46,7 +48,7 @@ class Task(Protocol, Generic[P, R_co]):
         timeout: float | None = None,
         chunksize: int = 1,
         buffersize: int | None = None,
-    ) -> Iterator[R_co]:
+    ) -> Iterator[R]:
         """Call the function on every item, in the background; results in order.
 
         See :meth:`background.Pool.map`.
@@ -135,7 +137,9 @@ def task(
     retry_types = _validate.exception_types(retry_on, "retry_on")
     backoff = _validate.seconds(backoff, "backoff")
     max_pending = _validate.optional_positive_int(max_pending, "max_pending")
-    options = _Options(pool, bool(process), callbacks, retries, retry_types, backoff, max_pending)
+    options: _Options[Any, Any] = _Options(
+        pool, bool(process), callbacks, retries, retry_types, backoff, max_pending
+    )
     if fn is None:
         return options.wrap
     return options.wrap(fn)

@@ -96,7 +96,9 @@ def task_function(fn: object, what: str = "background.task") -> None:
         )
     if not callable(fn):
         raise TypeError(f"{what} expects a callable, got {describe(fn)}")
-    target = inspect.unwrap(fn) if inspect.isfunction(fn) else fn
+    target: Any = fn
+    if inspect.isfunction(target):
+        target = inspect.unwrap(target)
     name = getattr(fn, "__qualname__", repr(fn))
     if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
         raise TypeError(

@@ -40,9 +40,7 @@ def _progress_bar(total: int, progress: object) -> Any:
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        raise ImportError(
-            "progress=True needs tqdm: pip install 'background[progress]'"
-        ) from None
+        raise ImportError("progress=True needs tqdm: pip install 'background[progress]'") from None
     options = progress if isinstance(progress, dict) else {}
     return tqdm(total=total, **options)
 
@@ -89,7 +87,9 @@ def wait(
         concurrent.futures.FIRST_COMPLETED,
         concurrent.futures.FIRST_EXCEPTION,
     ):
-        raise ValueError(f"return_when must be one of the concurrent.futures constants, got {return_when!r}")
+        raise ValueError(
+            f"return_when must be one of the concurrent.futures constants, got {return_when!r}"
+        )
     bar = _progress_bar(len(items), progress)
     try:
         if bar is None:

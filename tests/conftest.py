@@ -11,6 +11,9 @@ from background import _default
 
 pytest_plugins = ["docs_examples"]
 
+# The benchmark program (tox -e bench) imports peers only its env installs.
+collect_ignore = ["bench"]
+
 
 @pytest.fixture(autouse=True)
 def fresh_defaults() -> Iterator[None]:

@@ -1,0 +1,64 @@
+"""`import background` stays cheap: optional and heavy modules load only when used."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import background
+
+HEAVY = ["asyncio", "multiprocessing", "cloudpickle", "tqdm", "distributed", "dask"]
+
+
+def _modules_after(code: str) -> set[str]:
+    script = textwrap.dedent(code) + "\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(done.stdout.split())
+
+
+def test_import_background_loads_neither_executors_nor_optional_extras() -> None:
+    loaded = _modules_after("import background")
+    assert "background" in loaded
+    assert not {"concurrent.futures", "logging", *HEAVY} & loaded
+
+
+def test_running_thread_tasks_loads_nothing_optional() -> None:
+    loaded = _modules_after(
+        """
+        import background
+
+        @background.task
+        def work(x):
+            return x + 1
+
+        assert background.results([work(1), work(2)]) == [2, 3]
+        assert background.n >= 1
+        """
+    )
+    assert "concurrent.futures" in loaded
+    assert not set(HEAVY) & loaded
+
+
+def test_public_names_are_all_importable_and_documented() -> None:
+    for name in background.__all__:
+        if name == "n":
+            assert isinstance(background.n, int)
+            continue
+        value = getattr(background, name)
+        assert value.__doc__, f"background.{name} has no docstring"
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="does_not_exist"):
+        background.does_not_exist  # type: ignore[attr-defined]
+
+
+def test_package_ships_its_type_marker() -> None:
+    from importlib.resources import files
+
+    assert files("background").joinpath("py.typed").is_file()

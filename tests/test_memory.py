@@ -1,0 +1,72 @@
+"""Finished work is never kept: dropped futures free their memory."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import tracemalloc
+from typing import Callable
+
+import background
+
+TASKS = 200_000
+
+
+def _noop() -> None:
+    return None
+
+
+def _growth(submit_all: Callable[[], None]) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        submit_all()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def _live_futures() -> int:
+    gc.collect()
+    return sum(isinstance(o, concurrent.futures.Future) for o in gc.get_objects())
+
+
+def test_dropped_futures_are_freed_like_a_bare_thread_pool_does() -> None:
+    background.n = 4
+    pool = background.default_pool()
+    bare = concurrent.futures.ThreadPoolExecutor(4)
+    background.run(_noop).result()
+    bare.submit(_noop).result()
+
+    def through_bare() -> None:
+        last = None
+        for _ in range(TASKS // 10):
+            last = bare.submit(_noop)
+        assert last is not None
+        last.result()
+        concurrent.futures.wait([bare.submit(_noop)])
+
+    def through_background() -> None:
+        for _ in range(TASKS // 10):
+            _noop_task()
+        background.wait()
+
+    _noop_task = background.task(_noop)
+    baseline = _growth(through_bare)
+    ours = _growth(through_background)
+    bare.shutdown()
+    assert ours <= baseline + 256 * 1024, (ours, baseline)
+    assert pool.outstanding() == []
+
+
+def test_two_hundred_thousand_dropped_futures_leave_nothing_behind() -> None:
+    background.n = 4
+    task = background.task(_noop)
+    before = _live_futures()
+    for _ in range(TASKS):
+        task()
+    background.wait()
+    assert background.default_pool().outstanding() == []
+    assert _live_futures() - before < 50

@@ -1,0 +1,82 @@
+"""Many submitters while n changes: no task lost, none run twice, no deadlock."""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+import background
+
+TIMEOUT = 60
+
+
+def test_concurrent_submitters_and_a_resizer_lose_nothing() -> None:
+    calls: collections.Counter[int] = collections.Counter()
+    lock = threading.Lock()
+
+    @background.task
+    def record(i: int) -> int:
+        with lock:
+            calls[i] += 1
+        return i
+
+    futures: list[list[background.Future[int]]] = [[] for _ in range(8)]
+    stop = threading.Event()
+
+    def submit(k: int) -> None:
+        for i in range(k * 1000, k * 1000 + 1000):
+            futures[k].append(record(i))
+
+    def resize() -> None:
+        rng = random.Random(1)
+        while not stop.is_set():
+            background.n = rng.randint(1, 40)
+
+    resizer = threading.Thread(target=resize)
+    submitters = [threading.Thread(target=submit, args=(k,)) for k in range(8)]
+    resizer.start()
+    for thread in submitters:
+        thread.start()
+    for thread in submitters:
+        thread.join(TIMEOUT)
+    stop.set()
+    resizer.join(TIMEOUT)
+    assert not any(t.is_alive() for t in [resizer, *submitters]), "deadlock"
+    everything = [f for chunk in futures for f in chunk]
+    assert background.results(everything, timeout=TIMEOUT) == list(range(8000))
+    assert calls == collections.Counter(range(8000))  # each exactly once
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_after_fork_the_child_gets_a_fresh_working_pool() -> None:
+    script = textwrap.dedent(
+        """
+        import os, sys, threading, warnings
+        import background
+
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        background.n = 3
+        release = threading.Event()
+        held = background.run(release.wait, 30)
+        assert background.results([background.run(abs, -i) for i in range(5)]) == [0, 1, 2, 3, 4]
+        pid = os.fork()
+        if pid == 0:
+            ok = background.results([background.run(pow, 2, i) for i in range(4)], timeout=30)
+            os._exit(0 if ok == [1, 2, 4, 8] and background.n == 3 else 1)
+        _, status = os.waitpid(pid, 0)
+        release.set()
+        assert held.result(30) is True
+        sys.exit(status >> 8 if os.WIFEXITED(status) else 1)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,182 @@
+"""wait, as_completed and results: no spinning, order, first failure, progress."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sys
+import threading
+import time
+
+import pytest
+
+import background
+
+TIMEOUT = 30
+
+
+def test_wait_without_arguments_waits_for_every_outstanding_task() -> None:
+    release = threading.Event()
+    futures = [background.run(release.wait, TIMEOUT) for _ in range(4)]
+    threading.Timer(0.05, release.set).start()
+    done, not_done = background.wait()
+    assert set(futures) <= done
+    assert not not_done
+    assert all(f.result(0) is True for f in futures)
+
+
+def test_wait_with_nothing_outstanding_returns_at_once() -> None:
+    assert background.wait() == (set(), set())
+
+
+def test_wait_times_out_and_reports_what_is_not_done() -> None:
+    release = threading.Event()
+    slow = background.run(release.wait, TIMEOUT)
+    quick = background.run(abs, -2)
+    quick.result(TIMEOUT)
+    done, not_done = background.wait([slow, quick], timeout=0.05)
+    assert done == {quick}
+    assert not_done == {slow}
+    release.set()
+
+
+def test_wait_first_completed() -> None:
+    release = threading.Event()
+    slow = background.run(release.wait, TIMEOUT)
+    quick = background.run(abs, -2)
+    done, _ = background.wait(
+        [slow, quick], timeout=TIMEOUT, return_when=concurrent.futures.FIRST_COMPLETED
+    )
+    assert quick in done
+    release.set()
+
+
+def test_waiting_sleeps_instead_of_spinning() -> None:
+    future = background.run(time.sleep, 0.5)
+    cpu_before = time.process_time()
+    background.wait([future], timeout=TIMEOUT)
+    background.results([background.run(time.sleep, 0.3)], timeout=TIMEOUT)
+    assert time.process_time() - cpu_before < 0.25  # a busy loop burns ~0.8 s
+
+
+def test_as_completed_yields_the_first_finished_first() -> None:
+    release = threading.Event()
+    slow = background.run(release.wait, TIMEOUT)
+    quick = background.run(abs, -3)
+    order = background.as_completed([slow, quick], timeout=TIMEOUT)
+    assert next(order) is quick
+    release.set()
+    assert next(order) is slow
+
+
+def test_as_completed_timeout() -> None:
+    release = threading.Event()
+    slow = background.run(release.wait, TIMEOUT)
+    with pytest.raises(concurrent.futures.TimeoutError):
+        list(background.as_completed([slow], timeout=0.05))
+    release.set()
+
+
+def test_results_come_in_submission_order() -> None:
+    def later(x: int) -> int:
+        time.sleep(0.01 * (5 - x))
+        return x
+
+    futures = [background.run(later, i) for i in range(5)]
+    assert background.results(futures, timeout=TIMEOUT) == [0, 1, 2, 3, 4]
+
+
+def test_results_raise_the_first_failure_at_once_with_its_own_traceback() -> None:
+    release = threading.Event()
+
+    def broken() -> None:
+        raise LookupError("missing")
+
+    slow = background.run(release.wait, TIMEOUT)
+    failing = background.run(broken)
+    started = time.monotonic()
+    with pytest.raises(LookupError, match="missing") as caught:
+        background.results([slow, failing], timeout=TIMEOUT)
+    assert time.monotonic() - started < TIMEOUT / 2  # did not wait for the slow one
+    assert "broken" in [entry.name for entry in caught.traceback]
+    release.set()
+
+
+def test_results_timeout() -> None:
+    release = threading.Event()
+    with pytest.raises(concurrent.futures.TimeoutError, match="1 of 1 tasks not done"):
+        background.results([background.run(release.wait, TIMEOUT)], timeout=0.05)
+    release.set()
+
+
+@pytest.mark.parametrize("helper", [background.wait, background.results, background.as_completed])
+def test_waiting_helpers_refuse_things_that_are_not_futures(helper: object) -> None:
+    with pytest.raises(TypeError, match=r"expected futures, got 3 \(int\)"):
+        list(helper([3]))  # type: ignore[operator]
+    future = background.run(abs, 1)
+    with pytest.raises(TypeError, match="single Future"):
+        helper(future)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "soon"])
+def test_waiting_helpers_refuse_bad_timeouts(bad: object) -> None:
+    with pytest.raises((TypeError, ValueError), match="timeout"):
+        background.wait([], timeout=bad)  # type: ignore[arg-type]
+
+
+def test_wait_refuses_an_unknown_return_when() -> None:
+    with pytest.raises(ValueError, match="return_when"):
+        background.wait([], return_when="SOMETIME")
+
+
+def test_progress_bar_counts_every_finished_task(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm", reason="tqdm is the optional 'progress' extra")
+    futures = [background.run(abs, -i) for i in range(7)]
+    assert background.results(futures, progress={"desc": "squares"}) == list(range(7))
+    background.wait(futures, progress=True)
+    assert list(background.as_completed(futures, progress=True))
+    err = capsys.readouterr().err
+    assert "squares" in err
+    assert "7/7" in err
+
+
+def test_progress_without_tqdm_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.raises(ImportError, match=r"pip install 'background\[progress\]'"):
+        background.wait([background.run(abs, 1)], progress=True)
+
+
+def test_keyboard_interrupt_while_waiting_cancels_the_tasks_not_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    background.n = 1
+    release = threading.Event()
+    running = background.run(release.wait, TIMEOUT)
+    queued = [background.run(abs, -i) for i in range(3)]
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(concurrent.futures, "wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        background.wait([running, *queued])
+    assert all(f.cancelled() for f in queued)
+    release.set()
+    assert running.result(TIMEOUT) is True
+
+
+def test_a_task_may_wait_for_tasks_it_submits_even_on_a_full_pool() -> None:
+    with background.Pool(1) as pool:
+
+        @pool.task
+        def child(x: int) -> int:
+            return x + 1
+
+        @pool.task
+        def parent(x: int) -> list[int]:
+            direct = child(x).result()  # waits inside the only worker
+            helped = background.results([child(x), child(x + 1)])
+            return [direct, *helped]
+
+        assert parent(1).result(TIMEOUT) == [2, 2, 3]
+        assert pool._runner.threads <= 2
