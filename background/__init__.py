@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._api import callback, default_pool, remove_callback, run, shutdown, use
+    from ._dask import dask_pool
     from ._future import Future
     from ._pool import Pool
     from ._task import Task, task
@@ -33,6 +34,7 @@ __all__ = [
     "Task",
     "as_completed",
     "callback",
+    "dask_pool",
     "default_pool",
     "n",
     "remove_callback",
@@ -55,6 +57,7 @@ _homes = {
     "run": "_api",
     "shutdown": "_api",
     "use": "_api",
+    "dask_pool": "_dask",
     "Future": "_future",
     "Pool": "_pool",
     "Task": "_task",

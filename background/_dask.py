@@ -1,0 +1,218 @@
+"""Background tasks on a dask.distributed cluster: ``background.dask_pool``.
+
+``distributed`` is imported only when :func:`dask_pool` is called, so that
+``import background`` (and building the docs) never needs it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import itertools
+import threading
+import weakref
+from typing import Any, Callable
+
+from . import _validate
+from ._pool import Pool
+
+_INSTALL_HINT = "pip install 'background[dask]'"
+_pool_numbers = itertools.count(1)
+
+
+def dask_pool(
+    cluster: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    max_pending: int | None = None,
+    **client_kwargs: Any,
+) -> Pool:
+    """A :class:`~background.Pool` whose calls run on a dask.distributed cluster.
+
+    Pass it to ``@background.task(pool=...)``, or make it the default with
+    :func:`background.use` so that tasks decorated long ago run on the cluster
+    from their next call on, without a change at any call site.
+
+    Every call is sent as a separate dask task with ``pure=False``: a
+    side-effecting task called twice with the same arguments runs twice.
+    Functions travel with cloudpickle, so functions defined in ``__main__``,
+    a notebook or a docs page run too. The futures are
+    :class:`background.Future`\\ s; done-callbacks run on this machine, in a
+    thread of the pool named ``<name>-callbacks``, where they may wait for
+    other tasks.
+
+    ``pool.n`` is the number of worker threads that the scheduler reported
+    when the pool was made, summed over all workers (at least 1). The workers
+    decide how many calls run at once: ``n`` only sizes the window of
+    :meth:`~background.Pool.map` (``2 * n`` calls in flight) and assigning it
+    does not resize the cluster (use the cluster's ``scale`` or ``adapt``).
+
+    Args:
+        cluster: where to run: a ``distributed.Client``, a scheduler address
+            such as ``"tcp://10.0.0.5:8786"``, a cluster object
+            (``distributed.LocalCluster``, say), or ``None`` to start a
+            ``LocalCluster`` on this machine.
+        name: the pool's name (default ``background-dask-<number>``).
+        max_pending: at most this many calls may be unfinished; ``submit``
+            blocks until one finishes.
+        **client_kwargs: passed on to the new ``distributed.Client`` (and
+            from it to a new ``LocalCluster``: ``n_workers=2``,
+            ``threads_per_worker=1``, ``dashboard_address=None``...); not
+            allowed with an existing Client.
+
+    Returns:
+        A pool backed by the cluster. When this function made the Client (for
+        an address, a cluster object or ``None``), shutting the pool down
+        closes that Client too, and with it a ``LocalCluster`` that it
+        started; a Client that you passed in stays open.
+
+    Raises:
+        ImportError: dask.distributed is not installed; the message says
+            what to install.
+        TypeError: *cluster* is none of the above, *client_kwargs* came with
+            an existing Client, or the Client is asynchronous.
+
+    See the "Scale out to a dask cluster" recipe for a walk from a laptop's
+    threads to a remote scheduler.
+    """
+    distributed = _import_distributed()
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {_validate.describe(name)}")
+    max_pending = _validate.optional_positive_int(max_pending, "max_pending")
+    if isinstance(cluster, distributed.Client):
+        if client_kwargs:
+            raise TypeError(
+                "keyword arguments configure a new Client, but an existing Client was "
+                f"given; got {sorted(client_kwargs)}"
+            )
+        if cluster.asynchronous:
+            raise TypeError("dask_pool() needs a synchronous Client, got an asynchronous one")
+        client, owns_client = cluster, False
+    elif cluster is None or isinstance(cluster, str) or hasattr(cluster, "scheduler_address"):
+        client, owns_client = distributed.Client(cluster, **client_kwargs), True
+    else:
+        raise TypeError(
+            "dask_pool() expects a distributed.Client, a scheduler address (str), a "
+            f"cluster object or None, got {_validate.describe(cluster)}"
+        )
+    name = name or f"background-dask-{next(_pool_numbers)}"
+    try:
+        n = max(1, sum(client.nthreads().values()))
+        executor = ClusterExecutor(client, owns_client, f"{name}-callbacks")
+    except BaseException:
+        if owns_client:
+            client.close()
+        raise
+    return Pool(n, executor=executor, name=name, max_pending=max_pending)
+
+
+def _import_distributed() -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module("distributed")
+    except ImportError as error:
+        raise ImportError(
+            f"background.dask_pool() needs dask.distributed, which is not installed: "
+            f"{_INSTALL_HINT}"
+        ) from error
+
+
+class ClusterExecutor(concurrent.futures.Executor):
+    """dask's ``ClientExecutor`` (with ``pure=False``), settled off dask's event loop.
+
+    dask settles its executor's futures in the Client's event loop thread; a
+    done-callback that waited there for another task would stall the Client
+    for good. Here each outcome is handed to a small background thread pool
+    first, whose threads lend their place while they wait (as every
+    background worker does), so callbacks may block, submit or wait freely.
+    """
+
+    def __init__(self, client: Any, owns_client: bool, settler_name: str) -> None:
+        self.client = client
+        self._owns_client = owns_client
+        self._executor: concurrent.futures.Executor = client.get_executor(pure=False)
+        self._settler = Pool(1, name=settler_name)
+        self._lock = threading.Lock()
+        self._unfinished: dict[concurrent.futures.Future[Any], None] = {}
+        self._closed = False
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        """Send ``fn(*args, **kwargs)`` to the cluster as a new task."""
+        if kwargs:  # dask's submit() would take some of them as its own options
+            fn = functools.partial(fn, **kwargs)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot submit to a dask pool that is shut down")
+            inner = self._executor.submit(fn, *args)
+            outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            self._unfinished[outer] = None
+        inner_ref = weakref.ref(inner)
+        outer.add_done_callback(self._forget)
+        outer.add_done_callback(lambda outer: _cancel(outer, inner_ref()))
+        inner.add_done_callback(lambda inner: self._settler.submit(_copy_outcome, inner, outer))
+        return outer
+
+    def _forget(self, future: concurrent.futures.Future[Any]) -> None:
+        with self._lock:
+            self._unfinished.pop(future, None)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Accept no more calls; close the Client if this pool made it.
+
+        Args:
+            wait: block until every call is settled (and the Client closed).
+            cancel_futures: cancel every call not finished yet. dask cannot
+                tell a queued call from a running one here: a running call
+                goes on on its worker, and its result is dropped.
+        """
+        with self._lock:
+            already, self._closed = self._closed, True
+            unfinished = list(self._unfinished)
+        if cancel_futures:
+            for future in unfinished:
+                future.cancel()
+        if already:
+            if wait:
+                concurrent.futures.wait(unfinished)
+            return
+        if wait:
+            self._close(unfinished)
+        else:
+            threading.Thread(
+                target=self._close,
+                args=(unfinished,),
+                name=f"{self._settler.name}-close",
+                daemon=True,
+            ).start()
+
+    def _close(self, unfinished: list[concurrent.futures.Future[Any]]) -> None:
+        concurrent.futures.wait(unfinished)
+        self._executor.shutdown(wait=True)
+        self._settler.shutdown(wait=True)
+        if self._owns_client:
+            self.client.close()
+
+
+def _cancel(outer: concurrent.futures.Future[Any], inner: Any) -> None:
+    if inner is not None and outer.cancelled():
+        inner.cancel()
+
+
+def _copy_outcome(
+    inner: concurrent.futures.Future[Any], outer: concurrent.futures.Future[Any]
+) -> None:
+    if inner.cancelled():
+        if outer.cancel():
+            outer.set_running_or_notify_cancel()
+        return
+    if not outer.set_running_or_notify_cancel():
+        return
+    exception = inner.exception()
+    if exception is None:
+        outer.set_result(inner.result())
+    else:
+        outer.set_exception(exception)
