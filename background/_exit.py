@@ -49,10 +49,11 @@ def finish_outstanding() -> None:
     try:
         for pool in list(_pools):
             while True:
-                outstanding = [f for f in pool.outstanding() if not f.done()]
+                outstanding = pool.outstanding()
                 if not outstanding:
                     break
                 concurrent.futures.wait(outstanding)
+                pool._outstanding.wait_gone(outstanding, None)
     except KeyboardInterrupt:
         cancelled = sum(pool.cancel_queued() for pool in list(_pools))
         running = sum(len(pool.outstanding()) for pool in list(_pools))

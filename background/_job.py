@@ -8,6 +8,7 @@ from concurrent.futures import InvalidStateError
 from typing import Any, Callable
 
 from ._future import Future
+from ._outstanding import Outstanding
 
 
 def task_name(fn: Callable[..., Any]) -> str:
@@ -25,7 +26,7 @@ class Job:
     elsewhere and settle it with :meth:`set_result` / :meth:`set_exception`.
     """
 
-    __slots__ = ("args", "context", "fn", "future", "gates", "kwargs", "outstanding")
+    __slots__ = ("args", "context", "fn", "future", "gates", "kwargs", "outstanding", "timeout")
 
     def __init__(
         self,
@@ -34,8 +35,9 @@ class Job:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         context: contextvars.Context | None,
-        outstanding: dict[Future[Any], None],
+        outstanding: Outstanding,
         gates: tuple[threading.Semaphore, ...] = (),
+        timeout: float | None = None,
     ) -> None:
         self.future = future
         self.fn = fn
@@ -44,6 +46,8 @@ class Job:
         self.context = context
         self.outstanding = outstanding
         self.gates = gates
+        #: Seconds the call may run before its future fails with TimeoutError.
+        self.timeout = timeout
 
     @property
     def name(self) -> str:
@@ -55,6 +59,10 @@ class Job:
         if not self.future.set_running_or_notify_cancel():
             self.release()
             return
+        if self.timeout is not None:
+            from . import _deadlines
+
+            _deadlines.arm(self, self.timeout)
         try:
             if self.context is None:
                 result = self.fn(*self.args, **self.kwargs)
@@ -82,7 +90,10 @@ class Job:
     def set_result(self, result: Any) -> None:
         """Settle the future with *result* (unless a timeout already settled it)."""
         if not self.future.done():
-            self.future.set_result(result)
+            try:
+                self.future.set_result(result)
+            except InvalidStateError:  # settled meanwhile, by a timeout
+                pass
         self.release()
 
     def set_exception(self, exception: BaseException) -> None:
@@ -90,8 +101,24 @@ class Job:
         future = self.future
         if not future.done():
             future._task_name = self.name
-            future.set_exception(exception)
+            try:
+                future.set_exception(exception)
+            except InvalidStateError:  # settled meanwhile, by a timeout
+                pass
         self.release()
+
+    def expire(self, error: BaseException) -> None:
+        """Fail the future of a call that ran over its time limit and cannot be stopped.
+
+        The call keeps its place (outstanding, max_pending) until it ends.
+        """
+        future = self.future
+        if not future.done():
+            future._task_name = self.name
+            try:
+                future.set_exception(error)
+            except InvalidStateError:  # it finished meanwhile
+                pass
 
     def cancel(self) -> None:
         """Cancel a job that never started."""
@@ -100,7 +127,7 @@ class Job:
 
     def release(self) -> None:
         """Forget the job: it no longer counts as outstanding or pending."""
-        self.outstanding.pop(self.future, None)
+        self.outstanding.discard(self.future)
         for gate in self.gates:
             gate.release()
         self.gates = ()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, cast, overlo
 from . import _validate
 from ._future import Future
 from ._job import Job, task_name
+from ._outstanding import Outstanding
 
 if TYPE_CHECKING:
     from ._task import P, Task
@@ -104,7 +105,7 @@ class Pool(concurrent.futures.Executor):
         self._process = process
         self._shutdown = False
         self._shutdown_lock = threading.Lock()
-        self._outstanding: dict[Future[Any], None] = {}
+        self._outstanding = Outstanding()
         self._gate = threading.BoundedSemaphore(max_pending) if max_pending else None
         self._gates: tuple[threading.Semaphore, ...] = (self._gate,) if self._gate else ()
         self.max_pending = max_pending
@@ -152,7 +153,7 @@ class Pool(concurrent.futures.Executor):
 
     def outstanding(self) -> list[Future[Any]]:
         """The futures of every call submitted and not finished, oldest first."""
-        return list(self._outstanding.copy())
+        return self._outstanding.snapshot()
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         """Run ``fn(*args, **kwargs)`` in the background; return its future at once."""
@@ -178,7 +179,7 @@ class Pool(concurrent.futures.Executor):
             future.add_done_callback(_Callbacks(callbacks, fn))
         context = None if self._process else contextvars.copy_context()
         job = Job(future, fn, args, kwargs, context, self._outstanding, gates)
-        self._outstanding[future] = None
+        self._outstanding.add(future)
         try:
             self._runner.start(job)
         except BaseException:

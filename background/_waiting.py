@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
@@ -90,14 +91,30 @@ def wait(
         raise ValueError(
             f"return_when must be one of the concurrent.futures constants, got {return_when!r}"
         )
+    deadline = None if timeout is None else time.monotonic() + timeout
     bar = _progress_bar(len(items), progress)
     try:
-        if bar is None:
-            with _lend_worker(_Pending(items)):
+        with _lend_worker(_Pending(items)):
+            if bar is None:
                 done, not_done = concurrent.futures.wait(items, timeout, return_when)
-            return DoneAndNotDone(done, not_done)
-        done = set()
-        for future in as_completed(items, timeout):
+            else:
+                done, not_done = _wait_with_bar(items, timeout, return_when, bar)
+            _callbacks_finished(done, deadline)
+        return DoneAndNotDone(done, not_done)
+    except KeyboardInterrupt:
+        _cancel_on_interrupt(items)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _wait_with_bar(
+    items: list[concurrent.futures.Future[T]], timeout: float | None, return_when: str, bar: Any
+) -> tuple[set[concurrent.futures.Future[T]], set[concurrent.futures.Future[T]]]:
+    done: set[concurrent.futures.Future[T]] = set()
+    try:
+        for future in concurrent.futures.as_completed(items, timeout):
             done.add(future)
             bar.update(1)
             if return_when == concurrent.futures.FIRST_COMPLETED or (
@@ -106,13 +123,25 @@ def wait(
                 and future.exception() is not None
             ):
                 break
-        return DoneAndNotDone(done, {f for f in items if f not in done})
-    except KeyboardInterrupt:
-        _cancel_on_interrupt(items)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+    except concurrent.futures.TimeoutError:
+        pass
+    return done, {f for f in items if f not in done}
+
+
+def _callbacks_finished(
+    done: Iterable[concurrent.futures.Future[Any]], deadline: float | None
+) -> None:
+    """Wait (until *deadline*) for the done-callbacks of our pools' *done* futures.
+
+    A future counts as done before its callbacks run; a program that waits
+    for its tasks expects their callbacks to have run too.
+    """
+    from ._exit import _pools
+
+    for pool in list(_pools):
+        ours = [f for f in done if f in pool._outstanding]
+        if ours:
+            pool._outstanding.wait_gone(ours, deadline)  # type: ignore[arg-type]
 
 
 def as_completed(
