@@ -46,7 +46,7 @@ __all__ = [
     "wait",
 ]
 
-#: How many tasks the default pool runs at once: the number of CPUs unless set.
+#: How many tasks the default pool runs at once (the number of CPUs unless set).
 #: Assigning it (``background.n = 110``) resizes the default pool at once.
 n: int
 
