@@ -144,10 +144,11 @@ class ClusterExecutor(concurrent.futures.Executor):
         """Send ``fn(*args, **kwargs)`` to the cluster as a new task."""
         if kwargs:  # dask's submit() would take some of them as its own options
             fn = functools.partial(fn, **kwargs)
+        call = _Call(fn)
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot submit to a dask pool that is shut down")
-            inner = self._executor.submit(fn, *args)
+            inner = self._executor.submit(call, *args)
             outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
             self._unfinished[outer] = None
         inner_ref = weakref.ref(inner)
@@ -195,6 +196,46 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._settler.shutdown(wait=True)
         if self._owns_client:
             self.client.close()
+
+
+class _Call:
+    """A function sent the way background sends it to its own worker processes.
+
+    A module-level function goes by reference, so the worker imports its
+    module, as dask does for any plain function: its tracebacks name the real
+    file, and its module's globals (locks, clients, context variables) are
+    the worker's own. A ``@background.task`` function goes as "the
+    ``__wrapped__`` of that module attribute", which plain pickle and dask's
+    cloudpickle would otherwise send by value, globals and all. Functions
+    from ``__main__``, a notebook or a closure go by value with cloudpickle.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        from ._job import task_name
+        from ._pickling import dumps_callable
+
+        self.payload = dumps_callable(fn, task_name(fn))
+        self.__name__ = _short_name(fn)  # what dask names its tasks after
+
+    def __call__(self, *args: Any) -> Any:
+        return _load(self.payload)(*args)
+
+
+@functools.lru_cache(maxsize=256)
+def _load(payload: bytes) -> Callable[..., Any]:
+    from ._pickling import loads
+
+    fn: Callable[..., Any] = loads(payload)
+    return fn
+
+
+def _short_name(fn: Any) -> str:
+    for _ in range(10):
+        inner = getattr(fn, "func", None) or getattr(fn, "__wrapped__", None)
+        if inner is None:
+            break
+        fn = inner
+    return str(getattr(fn, "__name__", None) or type(fn).__name__)
 
 
 def _cancel(outer: concurrent.futures.Future[Any], inner: Any) -> None:
