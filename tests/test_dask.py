@@ -433,4 +433,4 @@ def test_the_same_task_gives_the_same_results_on_threads_processes_and_cluster(
         for pool in pools.values():
             pool.shutdown()
     expected = [fingerprint.__wrapped__(x) for x in arguments]
-    assert outcomes == {kind: (expected, expected) for kind in pools}
+    assert outcomes == dict.fromkeys(pools, (expected, expected))
