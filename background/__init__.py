@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._api import callback, default_pool, remove_callback, run, shutdown, use
     from ._dask import dask_pool
+    from ._errors import WorkerDied
     from ._future import Future
     from ._pool import Pool
     from ._task import Task, task
@@ -32,6 +33,7 @@ __all__ = [
     "Future",
     "Pool",
     "Task",
+    "WorkerDied",
     "as_completed",
     "callback",
     "dask_pool",
@@ -61,6 +63,7 @@ _homes = {
     "Future": "_future",
     "Pool": "_pool",
     "Task": "_task",
+    "WorkerDied": "_errors",
     "task": "_task",
     "DoneAndNotDone": "_waiting",
     "as_completed": "_waiting",

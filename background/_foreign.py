@@ -34,6 +34,10 @@ class ExecutorRunner:
         """Submit *job* to the executor and settle it when the executor does."""
         fn = functools.partial(job.fn, **job.kwargs) if job.kwargs else job.fn
         inner = self.executor.submit(fn, *job.args)
+        if job.timeout is not None:
+            from . import _deadlines
+
+            _deadlines.arm(job, job.timeout)
         # Only a weak reference back to the inner future: a strong one would
         # make a reference cycle that keeps the executor's result (held on a
         # remote worker, for dask) alive until the garbage collector runs.

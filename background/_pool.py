@@ -60,6 +60,20 @@ class Pool(concurrent.futures.Executor):
     futures are never kept, an exception nobody retrieved is logged, and
     ``max_pending`` stops a fast producer from queueing without bound.
 
+    With ``process=True`` calls run in worker processes, for CPU-bound work.
+    The function and its arguments are pickled: a module-level function,
+    decorated with ``@background.task`` or not, goes by reference; one defined
+    in ``__main__``, a notebook, a doctest or inside a function (a lambda, a
+    closure) goes by value with cloudpickle (``pip install
+    'background[process]'``), so it works under every start method. A worker
+    that dies fails only the calls it held, with :class:`background.WorkerDied`,
+    and is replaced; a value that cannot be pickled fails only its call, with a
+    :class:`pickle.PicklingError` naming the function and the type. Workers
+    start as work arrives (under ``fork`` all at once, on the first call) and
+    never outlive the program. Contextvars do not travel to processes. Under
+    ``spawn`` and ``forkserver`` a script must guard its entry point with
+    ``if __name__ == "__main__":``, as for :mod:`multiprocessing`.
+
     Args:
         n: how many calls may run at once (default: the number of CPUs).
         process: run calls in worker processes instead of threads.
@@ -68,8 +82,21 @@ class Pool(concurrent.futures.Executor):
         name: prefix of the worker threads' names.
         max_pending: at most this many submitted calls may be unfinished;
             ``submit`` blocks until one finishes.
-        initializer: called with *initargs* in every new worker.
+        initializer: called with *initargs* in every new worker. In a
+            process pool, if it raises, the pool is broken: every call fails
+            with :class:`concurrent.futures.process.BrokenProcessPool`.
         initargs: arguments for *initializer*.
+        start_method: how worker processes start: ``"fork"``, ``"spawn"`` or
+            ``"forkserver"`` (default: :mod:`multiprocessing`'s default);
+            only with ``process=True``.
+        max_tasks_per_worker: replace a worker process after it has run this
+            many calls (for code that leaks); only with ``process=True``.
+        timeout: the time limit of each call, in seconds (default: none). A
+            call over it fails with :class:`concurrent.futures.TimeoutError`.
+            In a process pool the call is stopped: its worker is killed and
+            replaced. A thread cannot be stopped: in a thread pool only the
+            future fails, and the call runs on to its end, keeping its worker.
+            ``@background.task(timeout=...)`` overrides it for one task.
 
     Example:
         >>> import background
@@ -89,6 +116,9 @@ class Pool(concurrent.futures.Executor):
         max_pending: int | None = None,
         initializer: Callable[..., object] | None = None,
         initargs: tuple[Any, ...] = (),
+        start_method: str | None = None,
+        max_tasks_per_worker: int | None = None,
+        timeout: float | None = None,
     ) -> None:
         n = default_worker_count() if n is None else _validate.worker_count(n, "Pool n")
         max_pending = _validate.optional_positive_int(max_pending, "max_pending")
@@ -101,6 +131,15 @@ class Pool(concurrent.futures.Executor):
             )
         if executor is not None and process:
             raise ValueError("give either process=True or executor=, not both")
+        self._timeout = _validate.optional_seconds(timeout, "timeout")
+        max_tasks_per_worker = _validate.optional_positive_int(
+            max_tasks_per_worker, "max_tasks_per_worker"
+        )
+        if not process and (start_method is not None or max_tasks_per_worker is not None):
+            option = "start_method" if start_method is not None else "max_tasks_per_worker"
+            raise ValueError(f"{option} applies to worker processes: give process=True too")
+        if start_method is not None:
+            _validate.start_method(start_method)
         self._name = name or f"background-{next(_pool_numbers)}"
         self._process = process
         self._shutdown = False
@@ -118,7 +157,14 @@ class Pool(concurrent.futures.Executor):
         elif process:
             from ._processes import ProcessRunner
 
-            self._runner = ProcessRunner(n, self._name, initializer, initargs)
+            self._runner = ProcessRunner(
+                n,
+                self._name,
+                initializer,
+                initargs,
+                start_method=start_method,
+                max_tasks_per_worker=max_tasks_per_worker,
+            )
         else:
             from ._threads import ThreadRunner
 
@@ -168,6 +214,7 @@ class Pool(concurrent.futures.Executor):
         kwargs: dict[str, Any],
         callbacks: tuple[Callable[[Future[Any]], object], ...],
         gates: tuple[threading.Semaphore, ...],
+        timeout: float | None = None,
     ) -> Future[Any]:
         if self._shutdown:
             raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
@@ -178,7 +225,9 @@ class Pool(concurrent.futures.Executor):
         if callbacks:
             future.add_done_callback(_Callbacks(callbacks, fn))
         context = None if self._process else contextvars.copy_context()
-        job = Job(future, fn, args, kwargs, context, self._outstanding, gates)
+        if timeout is None:
+            timeout = self._timeout
+        job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout)
         self._outstanding.add(future)
         try:
             self._runner.start(job)
@@ -192,7 +241,7 @@ class Pool(concurrent.futures.Executor):
         fn: Callable[..., R],
         *iterables: Iterable[Any],
         timeout: float | None = None,
-        chunksize: int = 1,
+        chunksize: int | None = None,
         buffersize: int | None = None,
     ) -> Iterator[R]:
         """Like :func:`map`, with calls in the background; results in input order.
@@ -200,20 +249,62 @@ class Pool(concurrent.futures.Executor):
         Unlike :meth:`concurrent.futures.Executor.map` it reads its input
         lazily: at most *buffersize* chunks (default: twice ``n``) are in
         flight, so an endless or huge iterable is fine. *chunksize* items are
-        sent to a worker at once. Leaving the loop early cancels what is left.
+        sent to a worker at once: by default one for threads; for processes
+        the size is automatic, growing while calls are quick so that each
+        batch takes some tens of milliseconds (tiny calls then cost
+        microseconds each). *timeout* bounds the whole iteration, as for
+        :meth:`concurrent.futures.Executor.map`; the pool's per-call
+        ``timeout`` applies to each call (in batches of one). Leaving the
+        loop early cancels what is left.
         """
+        return self._map(fn, iterables, timeout, chunksize, buffersize, None)
+
+    def _map(
+        self,
+        fn: Callable[..., Any],
+        iterables: tuple[Iterable[Any], ...],
+        timeout: float | None,
+        chunksize: int | None,
+        buffersize: int | None,
+        call_timeout: float | None,
+    ) -> Iterator[Any]:
         if not callable(fn):
             raise TypeError(f"map() expects a callable, got {_validate.describe(fn)}")
-        chunksize = _validate.worker_count(chunksize, "chunksize")
+        if chunksize is not None:
+            chunksize = _validate.worker_count(chunksize, "chunksize")
+        if call_timeout is None:
+            call_timeout = self._timeout
         if buffersize is None:
             buffersize = max(2 * self.n, 4)
         buffersize = _validate.worker_count(buffersize, "buffersize")
         timeout = _validate.wait_seconds(timeout)
+        if self._process:
+            from ._processes import process_map
+
+            return process_map(
+                self,
+                fn,
+                iterables,
+                timeout=timeout,
+                chunksize=chunksize,
+                buffersize=buffersize,
+                call_timeout=call_timeout,
+            )
         calls: Iterator[tuple[Any, ...]] = zip(*iterables)
-        if chunksize == 1:
-            return _ordered_results(self, fn, calls, timeout, buffersize, chunked=False)
+        if chunksize is None or chunksize == 1:
+            return _ordered_results(
+                self, fn, calls, timeout, buffersize, chunked=False, call_timeout=call_timeout
+            )
         chunks = _chunks(calls, chunksize)
-        return _ordered_results(self, _CallChunk(fn), chunks, timeout, buffersize, chunked=True)
+        return _ordered_results(
+            self,
+            _CallChunk(fn),
+            chunks,
+            timeout,
+            buffersize,
+            chunked=True,
+            call_timeout=call_timeout,
+        )
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Accept no more work; let queued calls finish (or cancel them).
@@ -308,14 +399,16 @@ def _ordered_results(
     buffersize: int,
     *,
     chunked: bool,
+    call_timeout: float | None = None,
 ) -> Iterator[Any]:
     import time
 
     deadline = None if timeout is None else time.monotonic() + timeout
     in_flight: deque[Future[Any]] = deque(
-        pool.submit(fn, *args) for args in itertools.islice(calls, buffersize)
+        pool._submit(fn, args, {}, (), (), call_timeout)
+        for args in itertools.islice(calls, buffersize)
     )
-    return _drain_in_order(pool, fn, calls, in_flight, deadline, chunked)
+    return _drain_in_order(pool, fn, calls, in_flight, deadline, chunked, call_timeout)
 
 
 def _drain_in_order(
@@ -325,6 +418,7 @@ def _drain_in_order(
     in_flight: deque[Future[Any]],
     deadline: float | None,
     chunked: bool,
+    call_timeout: float | None = None,
 ) -> Iterator[Any]:
     import time
 
@@ -334,7 +428,7 @@ def _drain_in_order(
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             result = future.result(remaining)
             for args in itertools.islice(calls, 1):
-                in_flight.append(pool.submit(fn, *args))
+                in_flight.append(pool._submit(fn, args, {}, (), (), call_timeout))
             if chunked:
                 yield from result
             else:

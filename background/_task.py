@@ -46,7 +46,7 @@ class Task(Protocol, Generic[P, R]):
         self,
         *iterables: Iterable[Any],
         timeout: float | None = None,
-        chunksize: int = 1,
+        chunksize: int | None = None,
         buffersize: int | None = None,
     ) -> Iterator[R]:
         """Call the function on every item, in the background; results in order.
@@ -74,6 +74,7 @@ def task(
     retry_on: type[BaseException] | tuple[type[BaseException], ...] = Exception,
     backoff: float = 0.0,
     max_pending: int | None = None,
+    timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -88,6 +89,7 @@ def task(
     retry_on: Any = Exception,
     backoff: float = 0.0,
     max_pending: int | None = None,
+    timeout: float | None = None,
 ) -> Any:
     """Run the decorated function in the background: its call returns a Future.
 
@@ -99,7 +101,9 @@ def task(
     Args:
         fn: the function (when used bare).
         pool: run on this :class:`~background.Pool` instead of the default one.
-        process: run on the default pool of worker processes.
+        process: run on the default pool of worker processes (see
+            :class:`~background.Pool` for what that implies), sized by
+            :data:`background.n` like the thread one.
         callback: a done-callback, or several, called with the finished
             future; one that raises is logged and does not stop the others.
         retries: run a failed call again up to this many times before its
@@ -108,6 +112,12 @@ def task(
         backoff: seconds to wait before the first retry, doubled each time.
         max_pending: at most this many calls of this task may be unfinished;
             a further call blocks until one finishes.
+        timeout: the time limit of each call, in seconds; over it, the
+            future fails with :class:`concurrent.futures.TimeoutError`. In a
+            worker process the call is stopped (the worker is killed and
+            replaced). A thread cannot be stopped: in a thread pool the call
+            runs on to its end, only its future fails. Default: the pool's
+            ``timeout``, if any.
 
     Returns:
         The function, wrapped: calling it returns a :class:`~background.Future`.
@@ -140,6 +150,7 @@ def task(
     options: _Options[Any, Any] = _Options(
         pool, bool(process), callbacks, retries, retry_types, backoff, max_pending
     )
+    options.timeout = _validate.optional_seconds(timeout, "timeout")
     if fn is None:
         return options.wrap
     return options.wrap(fn)
@@ -165,6 +176,7 @@ class _Options(Generic[P, R]):
         self.retry_on = retry_on
         self.backoff = backoff
         self.max_pending = max_pending
+        self.timeout: float | None = None
 
     def wrap(self, fn: Callable[P, R]) -> Task[P, R]:
         _validate.task_function(fn)
@@ -173,7 +185,7 @@ class _Options(Generic[P, R]):
             call = Retrying(fn, self.retries, self.retry_on, self.backoff)
         gates = (threading.BoundedSemaphore(self.max_pending),) if self.max_pending else ()
         own_callbacks = self.callbacks
-        pool, process = self.pool, self.process
+        pool, process, call_timeout = self.pool, self.process, self.timeout
 
         def submit(*args: Any, **kwargs: Any) -> Future[Any]:
             target = pool
@@ -184,20 +196,20 @@ class _Options(Generic[P, R]):
             callbacks = _default.callbacks
             if own_callbacks:
                 callbacks += own_callbacks
-            return target._submit(call, args, kwargs, callbacks, gates)
+            return target._submit(call, args, kwargs, callbacks, gates, call_timeout)
 
         def map(
             *iterables: Iterable[Any],
             timeout: float | None = None,
-            chunksize: int = 1,
+            chunksize: int | None = None,
             buffersize: int | None = None,
         ) -> Iterator[Any]:
             target = pool if pool is not None else _default.pool(process)
-            return target.map(
-                call, *iterables, timeout=timeout, chunksize=chunksize, buffersize=buffersize
-            )
+            return target._map(call, iterables, timeout, chunksize, buffersize, call_timeout)
 
         functools.update_wrapper(submit, fn)
         wrapper: Any = submit
         wrapper.map = map
+        # What a worker process runs when handed the wrapper itself.
+        wrapper._background_call = call
         return wrapper  # type: ignore[no-any-return]

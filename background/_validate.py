@@ -65,6 +65,18 @@ def wait_seconds(value: object, what: str = "timeout") -> float | None:
     return seconds(value, what)
 
 
+def start_method(value: object) -> str:
+    """A start method that :mod:`multiprocessing` offers on this platform."""
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    if not isinstance(value, str) or value not in methods:
+        raise ValueError(
+            f"start_method must be one of {', '.join(map(repr, methods))}, got {describe(value)}"
+        )
+    return value
+
+
 def exception_types(value: object, what: str) -> tuple[type[BaseException], ...]:
     """An exception class or a tuple of them, as a tuple."""
     types = value if isinstance(value, tuple) else (value,)

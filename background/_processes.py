@@ -1,0 +1,923 @@
+"""Worker processes that survive crashes, time limits and unpicklable values.
+
+The parent keeps one duplex pipe per worker and one manager thread that waits
+on all of them at once (and on each worker's exit sentinel). Submitting
+threads pickle the call themselves and write it straight to a worker with
+room, so a call costs one message each way; the manager reads the results,
+settles the futures, refills the workers, replaces a worker that died and
+kills one whose task ran over its time limit.
+
+A worker holds at most two calls at a time (one running, one waiting in its
+pipe), so a crash loses at most those; a call with a time limit is sent only to
+an idle worker and nothing joins it there, so that killing the worker loses
+that call alone.
+
+This module is imported only when a process pool is made: ``import
+background`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.util
+import os
+import pickle
+import selectors
+import signal
+import struct
+import threading
+import time
+import traceback
+import types
+import weakref
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import TimeoutError as FuturesTimeoutError
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import _pickling
+from ._errors import WorkerDied
+from ._job import Job, task_name
+
+if TYPE_CHECKING:
+    from ._future import Future
+    from ._pool import Pool
+
+#: Every message starts with the task id and a kind.
+_HEADER = struct.Struct("<qB")
+_CALL, _READY, _OK, _RAISED, _RESULT_UNPICKLABLE, _CALL_UNPICKLABLE, _INIT_FAILED = range(7)
+#: A worker holds at most this many calls: one running, one waiting in its pipe.
+_DEPTH = 2
+#: The manager thread sends a second call to a busy worker only below this size,
+#: so that it can never block on a full pipe while the worker blocks on a result.
+_SMALL = 1 << 16
+_STOP = b""
+
+_live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
+
+
+def start_methods() -> list[str]:
+    """The start methods this platform offers."""
+    return multiprocessing.get_all_start_methods()
+
+
+class _Worker:
+    """The parent's view of one worker process."""
+
+    __slots__ = (
+        "conn",
+        "deadline",
+        "gone",
+        "inflight",
+        "process",
+        "ready",
+        "retiring",
+        "send_lock",
+        "sent",
+        "timed",
+    )
+
+    def __init__(self, process: Any, conn: multiprocessing.connection.Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.inflight: dict[int, tuple[Job, float | None]] = {}
+        self.sent = 0
+        self.ready = False
+        self.retiring = False
+        self.gone = False
+        self.deadline: float | None = None
+        self.timed: int | None = None
+        self.send_lock = threading.Lock()
+
+
+class ProcessRunner:
+    """Runs jobs in up to ``n`` worker processes, started as work arrives.
+
+    A dead worker fails only the calls it held (with :class:`WorkerDied`) and is
+    replaced; ``n`` can change at any time (more workers start at once for
+    queued work; surplus ones retire when idle).
+    """
+
+    def __init__(
+        self,
+        n: int,
+        name: str,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        *,
+        start_method: str | None = None,
+        max_tasks_per_worker: int | None = None,
+    ) -> None:
+        self._n = n
+        self._name = name
+        self._context = multiprocessing.get_context(start_method)
+        self.start_method: str = self._context.get_start_method()
+        self._max_tasks = max_tasks_per_worker
+        self._setup: bytes | None = None
+        self._initializer_name = ""
+        if initializer is not None:
+            self._initializer_name = task_name(initializer)
+            self._setup = _pickling.dumps_callable(
+                (initializer, tuple(initargs)), f"the initializer {self._initializer_name}"
+            )
+        self._reset()
+        _live.add(self)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[Job, bytes]] = deque()
+        self._workers: list[_Worker] = []
+        self._leaving: list[_Worker] = []
+        self._manager: threading.Thread | None = None
+        self._wake_r: int | None = None
+        self._wake_w: int | None = None
+        self._woken = False
+        self._closing = False
+        self._broken: BaseException | None = None
+        self._ids = itertools.count()
+        self._numbers = itertools.count(1)
+        self._functions: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+    # -- the Runner protocol ---------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        """How many worker processes may run at once."""
+        return self._n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        with self._lock:
+            self._n = value
+            active = [w for w in self._workers if not w.retiring]
+            surplus = len(active) - value
+            # Idle workers first: they retire at once; busy ones after their calls.
+            for worker in sorted(active, key=lambda w: len(w.inflight))[: max(surplus, 0)]:
+                worker.retiring = True
+            sends = self._assign_locked(from_manager=False) if surplus < 0 else []
+        self._send(sends)
+        self._wake()
+
+    @property
+    def threads(self) -> int:
+        """How many worker processes are alive now."""
+        return len(self._workers)
+
+    def start(self, job: Job) -> None:
+        """Pickle *job* and send it to a worker with room, or queue it.
+
+        Raises:
+            pickle.PicklingError: the function or an argument cannot be pickled.
+            ImportError: it needs cloudpickle, which is not installed.
+        """
+        body = self._pack(job)
+        with self._lock:
+            error = self._broken
+            if error is None:
+                if self._closing and self._manager is None:
+                    raise RuntimeError(f"cannot submit {job.name}: {self._name} is shut down")
+                self._queue.append((job, body))
+                self._open_locked()
+                sends = self._assign_locked(from_manager=False)
+                self._start_manager_locked()
+        if error is not None:
+            if job.start():
+                job.set_exception(error)
+            return
+        self._send(sends)
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        """Finish (or cancel) the queued calls, then stop the workers; join if *wait*."""
+        with self._lock:
+            self._closing = True
+            cancelled = list(self._queue) if cancel_futures else []
+            if cancel_futures:
+                self._queue.clear()
+            manager = self._manager
+        for job, _ in cancelled:
+            job.cancel()
+        if manager is None:
+            self._close_wake_pipe()
+            return
+        self._wake()
+        if wait and manager is not threading.current_thread():
+            manager.join()
+
+    def cancel_queued(self) -> int:
+        """Cancel every call not sent to a worker yet; return how many."""
+        with self._lock:
+            jobs = list(self._queue)
+            self._queue.clear()
+        for job, _ in jobs:
+            job.cancel()
+        return len(jobs)
+
+    # -- pickling -------------------------------------------------------------
+
+    def _function_bytes(self, fn: Any, name: str) -> bytes:
+        if isinstance(fn, _Batch):
+            if fn.payload is None:
+                fn.payload = _pickling.dumps_callable(fn, name)
+            return fn.payload
+        try:
+            cached = self._functions.get(fn)
+        except TypeError:  # not hashable or no weak reference: pickle every time
+            return _pickling.dumps_callable(fn, name)
+        if cached is not None:
+            return cached
+        data = _pickling.dumps_callable(fn, name)
+        if _pickling.is_by_reference(data):  # by value captures globals: never reuse
+            try:
+                self._functions[fn] = data
+            except TypeError:
+                pass
+        return data
+
+    def _pack(self, job: Job) -> bytes:
+        fn: Any = job.fn
+        if isinstance(fn, types.FunctionType):  # a @background.task wrapper
+            fn = fn.__dict__.get("_background_call", fn)
+        name = job.name
+        fn_bytes = self._function_bytes(fn, name)
+        try:
+            return _pickling.dumps((fn_bytes, job.args, job.kwargs))
+        except Exception as error:
+            try:  # a class from __main__ or a doctest, say: send it by value
+                return _pickling.by_value((fn_bytes, job.args, job.kwargs), name)
+            except Exception:
+                pass
+            values = {f"argument {i}": value for i, value in enumerate(job.args)}
+            values.update({f"keyword argument {k!r}": v for k, v in job.kwargs.items()})
+            raise pickle.PicklingError(
+                f"cannot send the arguments of {name} to a worker process: "
+                f"{_pickling.offender(values)} cannot be pickled "
+                f"({type(error).__name__}: {error})"
+            ) from error
+
+    # -- workers --------------------------------------------------------------
+
+    def _open_locked(self) -> None:
+        if self._wake_r is None:
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_w, False)
+
+    def _close_wake_pipe(self) -> None:
+        with self._lock:
+            fds = (self._wake_r, self._wake_w)
+            self._wake_r = self._wake_w = None
+        for fd in fds:
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _wake(self) -> None:
+        if self._woken:
+            return
+        self._woken = True
+        fd = self._wake_w
+        if fd is not None:
+            try:
+                os.write(fd, b"\0")
+            except OSError:  # full (the manager is awake anyway) or closed
+                pass
+
+    def _spawn_locked(self) -> _Worker:
+        parent_end, child_end = self._context.Pipe(duplex=True)
+        inherited: tuple[int, ...] = ()
+        if self.start_method == "fork":  # the child must not hold the parent's ends
+            inherited = tuple(
+                fd
+                for fd in (
+                    parent_end.fileno(),
+                    self._wake_r,
+                    self._wake_w,
+                    *(w.conn.fileno() for w in self._workers + self._leaving if not w.gone),
+                )
+                if fd is not None
+            )
+        process = self._context.Process(
+            target=_worker_main,
+            args=(child_end, self._setup, inherited),
+            name=f"{self._name}-{next(self._numbers)}",
+            daemon=False,
+        )
+        process.start()
+        child_end.close()
+        worker = _Worker(process, parent_end)
+        self._workers.append(worker)
+        return worker
+
+    def _free_worker_locked(self, timed: bool, big: bool, from_manager: bool) -> _Worker | None:
+        best: _Worker | None = None
+        limit = self._max_tasks
+        for worker in self._workers:
+            if worker.retiring or worker.deadline is not None:
+                continue
+            if limit is not None and worker.sent >= limit:
+                continue
+            held = len(worker.inflight)
+            if held == 0 and (worker.ready or not timed):
+                return worker
+            if held < _DEPTH and not timed and best is None and not (from_manager and big):
+                best = worker
+        return best
+
+    def _assign_locked(self, from_manager: bool) -> list[tuple[_Worker, bytes]]:
+        """Give queued calls to workers with room, starting workers as allowed."""
+        sends: list[tuple[_Worker, bytes]] = []
+        queue = self._queue
+        while queue:
+            job, body = queue[0]
+            timed = job.timeout is not None
+            worker = None
+            for candidate in self._idle_or_new_locked(timed):
+                worker = candidate
+                break
+            if worker is None:
+                worker = self._free_worker_locked(timed, len(body) > _SMALL, from_manager)
+            if worker is None:
+                break
+            if timed and not worker.ready:
+                break  # wait for it to come up: start-up time is not the call's time
+            queue.popleft()
+            if not job.start():
+                continue
+            task_id = next(self._ids)
+            worker.inflight[task_id] = (job, job.timeout)
+            worker.sent += 1
+            if job.timeout is not None:
+                worker.deadline = time.monotonic() + job.timeout
+                worker.timed = task_id
+            sends.append((worker, _HEADER.pack(task_id, _CALL) + body))
+        return sends
+
+    def _idle_or_new_locked(self, timed: bool) -> Iterator[_Worker]:
+        limit = self._max_tasks
+        for worker in self._workers:
+            if (
+                not worker.inflight
+                and not worker.retiring
+                and worker.deadline is None
+                and (limit is None or worker.sent < limit)
+                and (worker.ready or not timed)
+            ):
+                yield worker
+                return
+        if len(self._workers) < self._n and not self._closing_idle_locked():
+            if self.start_method == "fork" and self._manager is None:
+                # Fork every worker now, before the manager thread exists:
+                # forking a process that runs threads risks deadlocks.
+                first = self._spawn_locked()
+                while len(self._workers) < self._n:
+                    self._spawn_locked()
+                yield first
+            else:
+                yield self._spawn_locked()
+
+    def _closing_idle_locked(self) -> bool:
+        return self._closing and not self._queue
+
+    def _send(self, sends: list[tuple[_Worker, bytes]]) -> None:
+        for worker, data in sends:
+            with worker.send_lock:
+                try:
+                    worker.conn.send_bytes(data)
+                except (OSError, ValueError):  # it died: the manager fails its calls
+                    pass
+
+    def _start_manager_locked(self) -> None:
+        if self._manager is None:
+            self._manager = threading.Thread(
+                target=self._manage, name=f"{self._name}-manager", daemon=True
+            )
+            self._manager.start()
+
+    # -- the manager thread ---------------------------------------------------
+
+    def _manage(self) -> None:
+        selector = selectors.DefaultSelector()
+        wake_r = self._wake_r
+        assert wake_r is not None
+        selector.register(wake_r, selectors.EVENT_READ, None)
+        watched: set[_Worker] = set()
+        stop_sent_at: float | None = None
+        try:
+            while True:
+                with self._lock:
+                    everyone = self._workers + self._leaving
+                    deadlines = [w.deadline for w in self._workers if w.deadline is not None]
+                    finished = (
+                        self._closing
+                        and not self._queue
+                        and not any(w.inflight for w in self._workers)
+                    )
+                    stops: list[tuple[_Worker, bytes]] = []
+                    if finished:
+                        for worker in self._workers:
+                            self._leaving.append(worker)
+                            stops.append((worker, _STOP))
+                        self._workers.clear()
+                        if not self._leaving:
+                            return
+                self._send(stops)
+                if finished and stop_sent_at is None:
+                    stop_sent_at = time.monotonic()
+                if stop_sent_at is not None and time.monotonic() - stop_sent_at > 10:
+                    for worker in list(self._leaving):  # hung in an atexit hook, say
+                        _kill(worker)
+                for worker in everyone:
+                    if worker not in watched and not worker.gone:
+                        selector.register(worker.conn, selectors.EVENT_READ, (True, worker))
+                        selector.register(
+                            worker.process.sentinel, selectors.EVENT_READ, (False, worker)
+                        )
+                        watched.add(worker)
+                timeout = None
+                if deadlines:
+                    timeout = max(0.0, min(deadlines) - time.monotonic())
+                if stop_sent_at is not None:
+                    timeout = 0.5 if timeout is None else min(timeout, 0.5)
+                for key, _ in selector.select(timeout):
+                    if key.data is None:
+                        self._woken = False
+                        try:
+                            os.read(wake_r, 4096)
+                        except OSError:
+                            pass
+                        continue
+                    is_conn, worker = key.data
+                    if worker.gone:
+                        continue
+                    if is_conn:
+                        self._receive(worker)
+                    else:
+                        self._drain(worker)
+                        self._lost(worker)
+                    if worker.gone and worker in watched:
+                        watched.discard(worker)
+                        selector.unregister(worker.conn)
+                        selector.unregister(worker.process.sentinel)
+                        worker.conn.close()
+                self._expire()
+                with self._lock:
+                    sends = self._retire_locked() + self._assign_locked(from_manager=True)
+                self._send(sends)
+        except BaseException:  # pragma: no cover - a bug here must not hang the pool
+            from ._future import logger
+
+            logger.exception("background process pool %s: manager thread failed", self._name)
+            with self._lock:
+                self._broken = BrokenProcessPool(f"{self._name}: its manager thread failed")
+            self._fail_everything(self._broken)
+            raise
+        finally:
+            selector.close()
+            for worker in watched:
+                try:
+                    worker.conn.close()
+                except OSError:  # pragma: no cover
+                    pass
+            self._close_wake_pipe()
+
+    def _retire_locked(self) -> list[tuple[_Worker, bytes]]:
+        stops: list[tuple[_Worker, bytes]] = []
+        limit = self._max_tasks
+        for worker in list(self._workers):
+            spent = limit is not None and worker.sent >= limit
+            if (worker.retiring or spent) and not worker.inflight:
+                self._workers.remove(worker)
+                self._leaving.append(worker)
+                stops.append((worker, _STOP))
+        return stops
+
+    def _drain(self, worker: _Worker) -> None:
+        """Read what a worker sent before it exited."""
+        try:
+            while not worker.gone and worker.conn.poll():
+                self._receive(worker)
+        except (OSError, EOFError, ValueError):
+            pass
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            data = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            self._lost(worker)
+            return
+        task_id, kind = _HEADER.unpack_from(data)
+        payload = memoryview(data)[_HEADER.size :]
+        if kind == _READY:
+            worker.ready = True
+            return
+        if kind == _INIT_FAILED:
+            self._initializer_failed(_pickling.loads(payload))
+            return
+        with self._lock:
+            job, _ = worker.inflight.pop(task_id, (None, None))
+            if worker.timed == task_id:
+                worker.deadline = worker.timed = None
+        if job is not None:
+            _settle(job, kind, payload)
+
+    def _lost(self, worker: _Worker) -> None:
+        """A worker's pipe closed or its process ended: reap it, fail its calls."""
+        process = worker.process
+        process.join(5)
+        if process.exitcode is None:  # pragma: no cover - closed its pipe but lives on
+            process.kill()
+            process.join(5)
+        code = process.exitcode
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            if worker in self._leaving:
+                self._leaving.remove(worker)
+            worker.gone = True
+            held = list(worker.inflight.values())
+            worker.inflight.clear()
+            worker.deadline = worker.timed = None
+        for job, _ in held:
+            job.set_exception(
+                WorkerDied(
+                    f"the worker process running {job.name} died ({_exit_reason(code)}) "
+                    f"before returning; the pool {self._name} replaced it and "
+                    "goes on with the other tasks",
+                    job.name,
+                    code,
+                )
+            )
+
+    def _expire(self) -> None:
+        """Kill the workers whose call ran over its time limit."""
+        now = time.monotonic()
+        expired: list[tuple[_Worker, Job | None, float | None]] = []
+        with self._lock:
+            for worker in list(self._workers):
+                if worker.deadline is not None and worker.deadline <= now:
+                    timed = worker.timed
+                    job, timeout = (None, None)
+                    if timed is not None:
+                        job, timeout = worker.inflight.pop(timed, (None, None))
+                    worker.deadline = worker.timed = None
+                    self._workers.remove(worker)
+                    self._leaving.append(worker)
+                    expired.append((worker, job, timeout))
+        for worker, job, timeout in expired:
+            _kill(worker)
+            if job is not None:
+                job.set_exception(
+                    FuturesTimeoutError(
+                        f"{job.name} did not finish within its timeout of {timeout:g} s; "
+                        "its worker process was killed and replaced"
+                    )
+                )
+
+    def _initializer_failed(self, description: str) -> None:
+        error = BrokenProcessPool(
+            f"the initializer {self._initializer_name} failed in a worker process of "
+            f"{self._name}: {description}; the pool cannot run tasks"
+        )
+        with self._lock:
+            if self._broken is None:
+                self._broken = error
+        self._fail_everything(error)
+
+    def _fail_everything(self, error: BaseException) -> None:
+        with self._lock:
+            queued = [job for job, _ in self._queue]
+            self._queue.clear()
+        for job in queued:
+            if job.start():
+                job.set_exception(error)
+
+    # -- interpreter exit and fork ----------------------------------------------
+
+    def _terminate(self, grace: float) -> None:
+        """Cancel queued calls, stop the manager, kill any worker left."""
+        with self._lock:
+            self._closing = True
+            queued = [job for job, _ in self._queue]
+            self._queue.clear()
+            manager = self._manager
+            workers = self._workers + self._leaving
+            busy = any(w.inflight for w in workers)
+        for job in queued:
+            job.cancel()
+        if busy:  # interrupted at exit: what still runs is abandoned
+            for worker in workers:
+                _kill(worker)
+        if manager is not None:
+            self._wake()
+            manager.join(grace)
+        for worker in workers:
+            _kill(worker)
+
+
+def _kill(worker: _Worker) -> None:
+    try:
+        if worker.process.exitcode is None:
+            worker.process.kill()
+    except (OSError, ValueError, AssertionError):  # pragma: no cover - already reaped
+        pass
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "exit code unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:  # pragma: no cover
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker process."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+def _with_remote_traceback(error: BaseException, text: str | None) -> BaseException:
+    if text:
+        error.__cause__ = _RemoteTraceback(text)
+    return error
+
+
+def _settle(job: Job, kind: int, payload: memoryview) -> None:
+    name = job.name
+    try:
+        value = _pickling.loads(payload)
+    except Exception as error:
+        job.set_exception(
+            pickle.UnpicklingError(
+                f"the result of {name} came back from the worker process but cannot be "
+                f"unpickled here: {type(error).__name__}: {error}"
+            )
+        )
+        return
+    if kind == _OK:
+        job.set_result(value)
+    elif kind == _RAISED:
+        error, text = value
+        if not isinstance(error, BaseException):
+            error = RuntimeError(f"{name} raised {error}, which cannot be pickled")
+        job.set_exception(_with_remote_traceback(error, text))
+    elif kind == _RESULT_UNPICKLABLE:
+        kind_name, description = value
+        job.set_exception(
+            pickle.PicklingError(
+                f"{name} returned a {kind_name}, which cannot be pickled to send it "
+                f"back from the worker process ({description})"
+            )
+        )
+    else:
+        job.set_exception(
+            pickle.UnpicklingError(
+                f"the worker process could not load the call to {name}: {value}"
+            )
+        )
+
+
+# -- the worker process -------------------------------------------------------
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _type_name(value: object) -> str:
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _dumps_back(value: object) -> bytes:
+    """Pickle for the parent: plain pickle, else cloudpickle if installed."""
+    try:
+        return _pickling.dumps(value)
+    except Exception:
+        try:
+            return _pickling.by_value(value, "the result")
+        except ImportError:
+            pass
+        raise
+
+
+def _run_one(data: bytes, cache: dict[bytes, Any]) -> bytes:
+    header = _HEADER
+    task_id = header.unpack_from(data)[0]
+    try:
+        fn_bytes, args, kwargs = _pickling.loads(memoryview(data)[header.size :])
+        fn = cache.get(fn_bytes)
+        if fn is None:
+            fn = _pickling.loads(fn_bytes)
+            if len(cache) >= 256:
+                cache.clear()
+            cache[fn_bytes] = fn
+    except BaseException as error:
+        return header.pack(task_id, _CALL_UNPICKLABLE) + _pickling.dumps(_describe(error))
+    del data
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as error:
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        try:
+            back = _dumps_back((error, text))
+            _pickling.loads(back)  # some exceptions pickle but cannot be rebuilt
+        except BaseException:
+            back = _pickling.dumps((_describe(error), text))
+        return header.pack(task_id, _RAISED) + back
+    try:
+        return header.pack(task_id, _OK) + _dumps_back(result)
+    except BaseException as error:
+        return header.pack(task_id, _RESULT_UNPICKLABLE) + _pickling.dumps(
+            (_type_name(result), _describe(error))
+        )
+
+
+def _worker_main(
+    conn: multiprocessing.connection.Connection, setup: bytes | None, inherited: tuple[int, ...]
+) -> None:
+    """The worker's loop: read a call, run it, send back its outcome."""
+    for fd in inherited:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    send, recv = conn.send_bytes, conn.recv_bytes
+    if setup is not None:
+        try:
+            initializer, initargs = _pickling.loads(setup)
+            initializer(*initargs)
+        except BaseException as error:
+            send(_HEADER.pack(-1, _INIT_FAILED) + _pickling.dumps(_describe(error)))
+            return
+    send(_HEADER.pack(-1, _READY))
+    cache: dict[bytes, Any] = {}
+    while True:
+        try:
+            data = recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if not data:
+            return
+        reply = _run_one(data, cache)
+        del data
+        try:
+            send(reply)
+        except OSError:  # the parent is gone
+            return
+
+
+# -- map ------------------------------------------------------------------------
+
+
+class _Batch:
+    """Calls a function on each argument tuple of a batch, inside a worker.
+
+    Returns ``(seconds, results, error, traceback)``: what ran before a call
+    raised is kept, and the time taken sizes the next batches.
+    """
+
+    __slots__ = ("__weakref__", "fn", "payload")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.payload: bytes | None = None
+
+    def __getstate__(self) -> Callable[..., Any]:
+        return self.fn
+
+    def __setstate__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.payload = None
+
+    def __call__(
+        self, items: list[tuple[Any, ...]]
+    ) -> tuple[float, list[Any], BaseException | None, str | None]:
+        fn = self.fn
+        results: list[Any] = []
+        append = results.append
+        started = time.perf_counter()
+        try:
+            for args in items:
+                append(fn(*args))
+        except Exception as error:
+            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+            return time.perf_counter() - started, results, error, text
+        return time.perf_counter() - started, results, None, None
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.fn
+
+
+class _BatchSizer:
+    """Grows batches while calls are quick, to about :attr:`TARGET` seconds each."""
+
+    TARGET = 0.02
+    LARGEST = 10_000
+    GROWTH = 8
+
+    def __init__(self, fixed: int | None) -> None:
+        self.size = fixed or 1
+        self.fixed = fixed is not None
+
+    def record(self, count: int, seconds: float) -> None:
+        if self.fixed or count == 0:
+            return
+        per_call = seconds / count
+        ideal = self.LARGEST if per_call <= 0 else int(self.TARGET / per_call)
+        self.size = max(1, min(ideal, self.size * self.GROWTH, self.LARGEST))
+
+
+def process_map(
+    pool: Pool,
+    fn: Callable[..., Any],
+    iterables: tuple[Iterable[Any], ...],
+    *,
+    timeout: float | None,
+    chunksize: int | None,
+    buffersize: int,
+    call_timeout: float | None,
+) -> Iterator[Any]:
+    """``Pool.map`` for worker processes: lazy, in order, in automatic batches."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    calls: Iterator[tuple[Any, ...]] = zip(*iterables)
+    if call_timeout is not None:
+        chunksize = 1  # a time limit is per call: batches of one
+    sizer = _BatchSizer(chunksize)
+    batch = _Batch(fn)
+    in_flight: deque[tuple[int, Future[Any]]] = deque()
+
+    def submit_next() -> bool:
+        items = list(itertools.islice(calls, sizer.size))
+        if not items:
+            return False
+        future = pool._submit(batch, (items,), {}, (), (), timeout=call_timeout)
+        in_flight.append((len(items), future))
+        return True
+
+    for _ in range(buffersize):
+        if not submit_next():
+            break
+    return _drain_in_order(in_flight, submit_next, sizer, deadline)
+
+
+def _drain_in_order(
+    in_flight: deque[tuple[int, Future[Any]]],
+    submit_next: Callable[[], bool],
+    sizer: _BatchSizer,
+    deadline: float | None,
+) -> Iterator[Any]:
+    try:
+        while in_flight:
+            count, future = in_flight.popleft()
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            seconds, results, error, text = future.result(remaining)
+            sizer.record(count, seconds)
+            submit_next()
+            yield from results
+            if error is not None:
+                raise _with_remote_traceback(error, text)
+    finally:
+        for _, future in in_flight:
+            future.cancel()
+            future._retrieved()
+
+
+# -- interpreter exit and fork ------------------------------------------------------
+
+
+def _stop_all_at_exit() -> None:
+    """Runs before multiprocessing joins its children: no worker outlives us."""
+    for runner in list(_live):
+        runner._terminate(grace=5.0)
+
+
+# Registered after multiprocessing.util's own exit function, so it runs first.
+atexit.register(_stop_all_at_exit)
+
+
+def _after_fork_in_child() -> None:
+    for runner in list(_live):
+        runner._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+__all__ = ["ProcessRunner", "process_map", "start_methods"]
+_ = multiprocessing.util  # imported for its exit hook's order, see above
