@@ -331,6 +331,20 @@ def test_shutdown_waits_and_closes_the_client_it_made_but_not_the_cluster(client
     assert client.submit(abs, -3).result(TIMEOUT) == 3  # the cluster goes on
 
 
+def test_shutdown_without_wait_returns_at_once_and_lets_calls_finish(client: Any) -> None:
+    pool = background.dask_pool(client.cluster)
+    own_client = pool._runner.executor.client  # type: ignore[attr-defined]
+    futures = [pool.submit(time.sleep, 0.5) for _ in range(2)]
+    pool.shutdown(wait=False)
+    assert not any(f.done() for f in futures)
+    background.wait(futures, timeout=TIMEOUT)
+    assert [f.exception() for f in futures] == [None, None]
+    deadline = time.monotonic() + TIMEOUT
+    while own_client.status != "closed" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert own_client.status == "closed"
+
+
 def test_shutdown_leaves_a_client_that_was_passed_in_open(client: Any) -> None:
     pool = background.dask_pool(client)
     assert pool.submit(abs, -1).result(TIMEOUT) == 1
