@@ -123,6 +123,11 @@ class ThreadRunner:
             job = get()
             with lock:
                 self._idle -= 1
+            # A submitter that looked while this thread had taken a job but not
+            # yet left the idle count saw one idle worker too many and started
+            # no thread: look again now that the count is right.
+            if self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
+                self._add_thread()
             if job is _STOP:
                 if self._retire(stopping=True):
                     return

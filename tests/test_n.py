@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 
@@ -141,3 +142,24 @@ def test_n_set_before_first_use_sizes_the_default_pool() -> None:
     assert background.default_pool().n == 7
     background.n = 9
     assert background.default_pool().n == 9
+
+
+def test_every_raise_of_n_is_honoured_even_when_workers_are_just_waking() -> None:
+    # Regression: a submitter that looked while a woken worker had not yet left
+    # the idle count started no thread, stranding a job behind busy workers.
+    class SlowToWake(queue.SimpleQueue):  # type: ignore[type-arg]
+        """Widens the moment between taking a job and leaving the idle count."""
+
+        def get(self, block: bool = True, timeout: float | None = None) -> object:
+            item = super().get(block, timeout)
+            time.sleep(0.002)
+            return item
+
+    pool = background.Pool(1)
+    pool._runner._queue = SlowToWake()  # type: ignore[attr-defined]
+    for size in range(2, 41, 2):
+        pool.n = size
+        barrier = threading.Barrier(size, timeout=10)
+        futures = [pool.submit(barrier.wait) for _ in range(size)]
+        assert sorted(background.results(futures, timeout=TIMEOUT)) == list(range(size))
+    pool.shutdown()
