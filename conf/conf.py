@@ -18,7 +18,7 @@ import background  # noqa: E402
 
 project = "background"
 author = "The background developers"
-copyright = "the background developers"  # noqa: A001
+copyright = "the background developers"
 release = background.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -55,7 +55,7 @@ myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
@@ -83,3 +83,14 @@ html_theme_options = {
     "top_of_page_buttons": [],
     "navigation_with_keys": True,
 }
+
+
+def _hide_protocol_signature(app, what, name, obj, options, signature, return_annotation):
+    """``background.Task`` is a Protocol: its ``(*args, **kwargs)`` is noise."""
+    if what == "class" and name == "background.Task":
+        return "", return_annotation
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-process-signature", _hide_protocol_signature)
