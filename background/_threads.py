@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from queue import Empty, SimpleQueue
@@ -176,7 +177,19 @@ class ThreadRunner:
             me = threading.current_thread()
             for thread in threads:
                 if thread is not me:
-                    thread.join()
+                    self._join(thread)
+
+    def _join(self, thread: threading.Thread) -> None:
+        """Join *thread*, which :meth:`_add_thread` may be about to start."""
+        while True:
+            try:
+                thread.join()
+                return
+            except RuntimeError:  # counted but not started yet: it will be in a moment
+                with self._lock:
+                    if thread not in self._threads:
+                        return  # it could not start
+                time.sleep(0.001)
 
     def cancel_queued(self) -> int:
         """Cancel every job not started yet; return how many."""
