@@ -26,6 +26,7 @@ def dask_pool(
     *,
     name: str | None = None,
     max_pending: int | None = None,
+    timeout: float | None = None,
     **client_kwargs: Any,
 ) -> Pool:
     """A :class:`~background.Pool` whose calls run on a dask.distributed cluster.
@@ -56,6 +57,10 @@ def dask_pool(
         name: the pool's name (default ``background-dask-<number>``).
         max_pending: at most this many calls may be unfinished; ``submit``
             blocks until one finishes.
+        timeout: the time limit of each call, in seconds (default: none). Past
+            it the future fails with :class:`concurrent.futures.TimeoutError`;
+            the call itself goes on on its worker, keeping its place in
+            *max_pending* until it ends.
         **client_kwargs: passed on to the new ``distributed.Client`` (and
             from it to a new ``LocalCluster``: ``n_workers=2``,
             ``threads_per_worker=1``, ``dashboard_address=None``...); not
@@ -80,6 +85,7 @@ def dask_pool(
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str, got {_validate.describe(name)}")
     max_pending = _validate.optional_positive_int(max_pending, "max_pending")
+    timeout = _validate.optional_seconds(timeout, "timeout")
     if isinstance(cluster, distributed.Client):
         if client_kwargs:
             raise TypeError(
@@ -104,7 +110,7 @@ def dask_pool(
         if owns_client:
             client.close()
         raise
-    return Pool(n, executor=executor, name=name, max_pending=max_pending)
+    return Pool(n, executor=executor, name=name, max_pending=max_pending, timeout=timeout)
 
 
 def _import_distributed() -> Any:

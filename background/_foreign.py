@@ -81,8 +81,8 @@ def _settle(job: Job, inner: concurrent.futures.Future[Any]) -> None:
         # notified", without which concurrent.futures.wait() and
         # as_completed() would never count it as done.
         job.future.cancel()
-        job.start()
-    elif not job.start():
+        _start(job)
+    elif not _start(job):
         return
     else:
         exception = inner.exception()
@@ -90,3 +90,12 @@ def _settle(job: Job, inner: concurrent.futures.Future[Any]) -> None:
             job.set_result(inner.result())
         else:
             job.set_exception(exception)
+
+
+def _start(job: Job) -> bool:
+    """Mark the job running; ``False`` (and released) if cancelled or timed out."""
+    try:
+        return job.start()
+    except RuntimeError:  # its timeout failed the future already; the call has ended now
+        job.release()
+        return False

@@ -8,6 +8,7 @@ skipped with the reason, and only the "what to install" error is checked.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextvars
 import gc
 import hashlib
@@ -313,6 +314,26 @@ def test_finished_results_are_released_on_the_cluster_without_the_gc(client: Any
         assert not own_client.futures
     finally:
         gc.enable()
+        pool.shutdown()
+
+
+def test_a_call_over_its_timeout_fails_then_frees_its_place_when_it_ends(client: Any) -> None:
+    pool = background.dask_pool(client, max_pending=1, timeout=0.2)
+    try:
+        slow = pool.submit(time.sleep, 1.0)
+        with pytest.raises(concurrent.futures.TimeoutError, match="sleep"):
+            slow.result(TIMEOUT)
+        # submit() waits for the slow call to end (max_pending=1): in a thread,
+        # so that a place never given back fails the test instead of hanging it.
+        submitted: list[background.Future[int]] = []
+        submitter = threading.Thread(target=lambda: submitted.append(pool.submit(abs, -4)))
+        submitter.start()
+        submitter.join(TIMEOUT)
+        assert len(submitted) == 1
+        assert submitted[0].result(TIMEOUT) == 4
+        background.wait(pool.outstanding(), timeout=TIMEOUT)
+        assert pool.outstanding() == []
+    finally:
         pool.shutdown()
 
 
