@@ -1,7 +1,8 @@
-"""Checked by `mypy --strict` (tox -e type), not run: the decorator keeps types.
+"""Checked by mypy --strict and pyright --strict (tox -e type), not run.
 
-Each `# type: ignore[...]` marks a line that must be a type error; with
-`warn_unused_ignores` (part of --strict) mypy fails if it stops being one.
+The decorator must keep types. Each `# type: ignore[...]` (mypy) and
+`# pyright: ignore[...]` marks a line that must be a type error: both
+checkers fail on an ignore comment that is no longer needed.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def checks() -> None:
     future: concurrent.futures.Future[str] = describe(2)
     assert_type(future.result(), str)
 
-    describe("one")  # type: ignore[arg-type]
-    describe(1, unit=2)  # type: ignore[arg-type]
-    describe(x="1")  # type: ignore[arg-type]
-    total()  # type: ignore[call-arg]
+    describe("one")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    describe(1, unit=2)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    describe(x="1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    total()  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
     pool = background.Pool(4)
     assert_type(pool.submit(len, "abc"), background.Future[int])
@@ -54,7 +55,7 @@ def checks() -> None:
     assert_type(background.results([describe(1)]), list[str])
     assert_type(background.n, int)
     background.n = 110
-    background.n = "8"  # type: ignore[assignment]
+    background.n = "8"  # type: ignore[assignment]  # (pyright allows module attribute writes)
 
 
 async def awaiting() -> None:
