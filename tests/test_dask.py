@@ -239,6 +239,20 @@ def test_an_exception_surfaces_with_the_remote_traceback(pool: background.Pool) 
     assert remote[0].line == 'raise ValueError(f"bad input {x}")'
 
 
+def test_a_function_sent_by_value_keeps_its_name_and_line_in_the_traceback(
+    pool: background.Pool,
+) -> None:
+    def local_failure() -> None:
+        raise KeyError("nested")
+
+    with pytest.raises(KeyError, match="nested") as caught:
+        pool.submit(local_failure).result(TIMEOUT)
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    remote = [frame for frame in frames if frame.name == "local_failure"]
+    assert len(remote) == 1
+    assert remote[0].lineno == local_failure.__code__.co_firstlineno + 1
+
+
 def test_callbacks_fire_in_a_thread_of_this_process_and_may_wait_on_tasks(
     pool: background.Pool,
 ) -> None:
