@@ -223,12 +223,12 @@ class _Call:
         self.payload = dumps_callable(fn, task_name(fn))
         self.__name__ = _short_name(fn)  # what dask names its tasks after
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any) -> Any:  # pragma: no cover - runs on a worker
         return _load(self.payload)(*args)
 
 
 @functools.lru_cache(maxsize=256)
-def _load(payload: bytes) -> Callable[..., Any]:
+def _load(payload: bytes) -> Callable[..., Any]:  # pragma: no cover - runs on a worker
     from ._pickling import loads
 
     fn: Callable[..., Any] = loads(payload)

@@ -154,6 +154,11 @@ def test_dask_pool_refuses_what_is_not_a_cluster(client: Any) -> None:
         background.dask_pool(8786)
 
 
+def test_a_name_that_is_not_a_string_is_refused(client: Any) -> None:
+    with pytest.raises(TypeError, match=r"name must be a str, got 3 \(int\)"):
+        background.dask_pool(client, name=3)  # type: ignore[arg-type]
+
+
 def test_client_kwargs_with_an_existing_client_are_refused(client: Any) -> None:
     with pytest.raises(TypeError, match=r"existing Client was given; got \['n_workers'\]"):
         background.dask_pool(client, n_workers=2)
@@ -378,6 +383,28 @@ def test_shutdown_without_wait_returns_at_once_and_lets_calls_finish(client: Any
     while own_client.status != "closed" and time.monotonic() < deadline:
         time.sleep(0.01)
     assert own_client.status == "closed"
+
+
+def test_shutdown_can_cancel_every_unfinished_call(client: Any) -> None:
+    pool = background.dask_pool(client)
+    futures = [pool.submit(time.sleep, 1.0) for _ in range(4)]
+    pool.shutdown(wait=True, cancel_futures=True)
+    assert all(f.cancelled() for f in futures)
+    assert background.wait(futures, timeout=TIMEOUT).not_done == set()
+    pool.shutdown()  # a second shutdown is harmless
+    assert client.status == "running"
+
+
+def test_the_cluster_executor_keeps_keyword_arguments_and_refuses_work_once_shut(
+    client: Any,
+) -> None:
+    pool = background.dask_pool(client)
+    executor = pool._runner.executor  # type: ignore[attr-defined]
+    future = executor.submit(echo_options.__wrapped__, 3, key="k", workers="w")
+    assert future.result(TIMEOUT) == (3, "k", "w", None)
+    pool.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        executor.submit(abs, 1)
 
 
 def test_shutdown_leaves_a_client_that_was_passed_in_open(client: Any) -> None:
