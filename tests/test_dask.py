@@ -230,6 +230,15 @@ def test_the_futures_are_background_futures_for_wait_and_as_completed(
     assert sorted(f.result() for f in finished) == [fingerprint.__wrapped__(i) for i in range(6)]
 
 
+def test_a_coroutine_can_await_a_call_on_the_cluster(pool: background.Pool) -> None:
+    import asyncio
+
+    async def main() -> list[tuple[int, int, str]]:
+        return list(await asyncio.wait_for(asyncio.gather(fingerprint(1), fingerprint(2)), 60))
+
+    assert asyncio.run(main()) == [fingerprint.__wrapped__(1), fingerprint.__wrapped__(2)]
+
+
 def test_an_exception_surfaces_with_the_remote_traceback(pool: background.Pool) -> None:
     future = fail(7)
     with pytest.raises(ValueError, match="bad input 7") as caught:
