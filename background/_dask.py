@@ -37,8 +37,10 @@ def dask_pool(
 
     Every call is sent as a separate dask task with ``pure=False``: a
     side-effecting task called twice with the same arguments runs twice.
-    Functions travel with cloudpickle, so functions defined in ``__main__``,
-    a notebook or a docs page run too. The futures are
+    A function from an importable module is sent by name (the workers import
+    it, as dask does for any function); one defined in ``__main__``, a
+    notebook or another function is sent by value, with cloudpickle. The
+    futures are
     :class:`background.Future`\\ s; done-callbacks run on this machine, in a
     thread of the pool named ``<name>-callbacks``, where they may wait for
     other tasks.
@@ -78,8 +80,8 @@ def dask_pool(
         TypeError: *cluster* is none of the above, *client_kwargs* came with
             an existing Client, or the Client is asynchronous.
 
-    See the "Scale out to a dask cluster" recipe for a walk from a laptop's
-    threads to a remote scheduler.
+    The recipe :doc:`/recipes/dask` walks from a laptop's threads to a
+    remote scheduler.
     """
     distributed = _import_distributed()
     if name is not None and not isinstance(name, str):
