@@ -24,7 +24,7 @@ def run(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         >>> background.run(max, 3, 9, 4).result()
         9
     """
-    _validate.task_function(fn, "background.run()")
+    _validate.task_function(fn, "background.run()", decorating=False)
     return _default.pool()._submit(fn, args, kwargs, _default.callbacks, ())
 
 

@@ -99,9 +99,13 @@ def callbacks(value: object, what: str = "callback") -> tuple[Any, ...]:
     return items
 
 
-def task_function(fn: object, what: str = "background.task") -> None:
-    """Refuse what cannot sensibly run as a background task, saying why."""
-    if isinstance(fn, type):
+def task_function(fn: object, what: str = "background.task", *, decorating: bool = True) -> None:
+    """Refuse what cannot sensibly run as a background task, saying why.
+
+    A class can be *run* (built in the background) but not decorated: the
+    decorator would replace the class with a function.
+    """
+    if decorating and isinstance(fn, type):
         raise TypeError(
             f"{what} decorates functions, not classes: got {fn.__qualname__}; "
             f"to build one in the background use background.run({fn.__qualname__}, ...)"

@@ -172,3 +172,10 @@ def test_default_pool_is_created_again_after_shutdown() -> None:
     second = background.default_pool()
     assert second is not first
     assert background.run(len, "abc").result(TIMEOUT) == 3
+
+
+def test_run_builds_a_class_in_the_background_but_task_refuses_to_decorate_one() -> None:
+    assert background.run(int, "42").result(TIMEOUT) == 42
+    assert background.run(dict, a=1).result(TIMEOUT) == {"a": 1}
+    with pytest.raises(TypeError, match=r"decorates functions, not classes: got dict"):
+        background.task(dict)
