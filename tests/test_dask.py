@@ -503,7 +503,9 @@ def test_the_same_task_gives_the_same_results_on_threads_processes_and_cluster(
     outcomes = {}
     pools = {
         "threads": background.Pool(2),
-        "processes": background.Pool(2, process=True),
+        # Not fork: forking a process that runs a dask Client's threads may
+        # deadlock the child (Python 3.12+ warns about it).
+        "processes": background.Pool(2, process=True, start_method="forkserver"),
         "cluster": background.dask_pool(client),
     }
     try:
