@@ -121,8 +121,12 @@ class Job:
                 pass
 
     def cancel(self) -> None:
-        """Cancel a job that never started."""
-        self.future.cancel()
+        """Cancel a job that never started; waiters count it as done at once."""
+        future = self.future
+        if future.cancel() and future._state == "CANCELLED":
+            # Not yet "cancelled and notified": without this step,
+            # concurrent.futures.wait() and as_completed() never count it done.
+            future.set_running_or_notify_cancel()
         self.release()
 
     def release(self) -> None:
