@@ -216,7 +216,7 @@ class Pool(concurrent.futures.Executor):
         gates: tuple[threading.Semaphore, ...],
         timeout: float | None = None,
     ) -> Future[Any]:
-        if self._shutdown:
+        if self.closed:  # fail fast; checked again below, under the lock
             raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
         gates = gates + self._gates
         for gate in gates:
@@ -228,12 +228,18 @@ class Pool(concurrent.futures.Executor):
         if timeout is None:
             timeout = self._timeout
         job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout)
-        self._outstanding.add(future)
-        try:
-            self._runner.start(job)
-        except BaseException:
-            job.release()
-            raise
+        # Under the lock, so that shutdown() cannot slip in between the check
+        # and the queueing, which would leave this job behind its workers' stop.
+        with self._shutdown_lock:
+            if self._shutdown:
+                job.release()
+                raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
+            self._outstanding.add(future)
+            try:
+                self._runner.start(job)
+            except BaseException:
+                job.release()
+                raise
         return future
 
     def map(
