@@ -362,7 +362,14 @@ class _Callbacks:
         for callback in self.callbacks:
             try:
                 callback(cast("Future[Any]", future))
-            except Exception:
+            except BaseException as error:
+                # SystemExit or KeyboardInterrupt raised by a callback in a worker
+                # would end the worker thread silently and strand its bookkeeping;
+                # only a real Ctrl-C in the main thread goes on up.
+                if isinstance(error, KeyboardInterrupt) and (
+                    threading.current_thread() is threading.main_thread()
+                ):
+                    raise
                 from ._future import logger
 
                 logger.exception(
