@@ -19,9 +19,13 @@ from typing import TYPE_CHECKING, Any, Callable
 from ._future import logger, report_all_unretrieved
 
 if TYPE_CHECKING:
-    from ._pool import Pool
+    from ._outstanding import Outstanding
+    from ._pool import Pool, Runner
 
 _pools: weakref.WeakSet[Pool] = weakref.WeakSet()
+#: The work of pools collected while calls were still outstanding (a pool
+#: dropped without shutdown, or after ``shutdown(wait=False)``): waited for too.
+_orphans: list[tuple[Outstanding, Runner]] = []
 _registered = False
 _lock = threading.Lock()
 
@@ -30,6 +34,8 @@ def register(pool: Pool) -> None:
     """Wait for *pool*'s outstanding calls when the interpreter exits."""
     global _registered
     _pools.add(pool)
+    finalizer = weakref.finalize(pool, _adopt, pool._outstanding, pool._runner)
+    finalizer.atexit = False
     with _lock:
         if _registered:
             return
@@ -44,19 +50,30 @@ def register(pool: Pool) -> None:
         _registered = True
 
 
+def _adopt(outstanding: Outstanding, runner: Runner) -> None:
+    """A pool was collected: if its calls are still outstanding, keep them in view."""
+    if len(outstanding):
+        _orphans.append((outstanding, runner))
+
+
+def _all_work() -> list[tuple[Outstanding, Runner]]:
+    return [(pool._outstanding, pool._runner) for pool in list(_pools)] + list(_orphans)
+
+
 def finish_outstanding() -> None:
-    """Wait for every live pool's outstanding calls; Ctrl-C cancels the rest."""
+    """Wait for every pool's outstanding calls; Ctrl-C cancels the rest."""
     try:
-        for pool in list(_pools):
+        for work, _ in _all_work():
             while True:
-                outstanding = pool.outstanding()
+                outstanding = work.snapshot()
                 if not outstanding:
                     break
                 concurrent.futures.wait(outstanding)
-                pool._outstanding.wait_gone(outstanding, None)
+                work.wait_gone(outstanding, None)
     except KeyboardInterrupt:
-        cancelled = sum(pool.cancel_queued() for pool in list(_pools))
-        running = sum(len(pool.outstanding()) for pool in list(_pools))
+        everything = _all_work()
+        cancelled = sum(runner.cancel_queued() for _, runner in everything)
+        running = sum(len(work) for work, _ in everything)
         logger.warning(
             "interrupted at exit: %d background tasks cancelled, %d left running",
             cancelled,
@@ -67,6 +84,7 @@ def finish_outstanding() -> None:
 def _forget_parent_work_in_child() -> None:
     for pool in list(_pools):
         pool._outstanding.clear()
+    _orphans.clear()
 
 
 if hasattr(os, "register_at_fork"):

@@ -1,0 +1,291 @@
+"""Interrupts and interpreter exit, in real subprocesses with a hard timeout.
+
+* Ctrl-C while the main thread is in ``background.wait()`` cancels the tasks
+  that have not started, re-raises at once, and the program exits cleanly.
+* A program that ends with tasks still queued runs them before it exits,
+  whichever pool they are on, even one dropped or shut down without waiting.
+* Ctrl-C while the exit waits cancels what is queued and exits, even when a
+  task never ends (worker threads are daemons; worker processes are killed).
+* ``os.fork()`` in a program that used background: the child works and exits
+  without waiting for the parent's tasks.
+
+Each script marks the moment it is inside the wait with a line on stdout,
+printed by a thread that looks at the main thread's stack, so the signal is
+sent exactly while the main thread waits: no sleeping and hoping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HARD_TIMEOUT = 60
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fork")
+
+#: Prepended to every script: a real Ctrl-C handler (a child started from a
+#: background shell job inherits SIGINT ignored) and a way to announce that the
+#: main thread is blocked inside a given function of background.
+PRELUDE = textwrap.dedent(
+    """
+    import atexit, json, os, signal, sys, threading, time, warnings
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+    import background
+
+    def _main_blocked_in(function, module):
+        frame = sys._current_frames().get(threading.main_thread().ident)
+        if frame is None or not frame.f_code.co_filename.endswith("threading.py"):
+            return False  # not blocked on a lock (yet)
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == function and code.co_filename.endswith(module):
+                return True
+            frame = frame.f_back
+        return False
+
+    def announce_when_main_waits_in(function, module, line):
+        def watch():
+            while not _main_blocked_in(function, module):
+                time.sleep(0.002)
+            print(line, flush=True)
+        threading.Thread(target=watch, daemon=True).start()
+    """
+)
+
+
+class Child:
+    """A Python subprocess running *script*, killed if it outlives HARD_TIMEOUT."""
+
+    def __init__(self, script: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", PRELUDE + textwrap.dedent(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        self.killed = False
+        self.watchdog = threading.Timer(HARD_TIMEOUT, self._kill)
+        self.watchdog.start()
+
+    def _kill(self) -> None:
+        self.killed = True
+        self.process.kill()
+
+    def expect(self, line: str) -> None:
+        assert self.process.stdout is not None
+        got = self.process.stdout.readline().strip()
+        if got != line:
+            _, err = self.finish()
+            raise AssertionError(f"expected {line!r}, got {got!r}; stderr:\n{err}")
+
+    def interrupt(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+
+    def finish(self) -> tuple[str, str]:
+        try:
+            out, err = self.process.communicate(timeout=HARD_TIMEOUT)
+        finally:
+            self.watchdog.cancel()
+        assert not self.killed, f"the program hung and was killed; stderr:\n{err}"
+        return out, err
+
+
+def _last_json(out: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+WAITING_SCRIPT = """
+    background.n = 2
+    ran = []
+
+    @background.task
+    def step(i):
+        time.sleep(0.02)
+        ran.append(i)
+
+    futures = [step(i) for i in range(100)]
+    atexit.register(lambda: print(json.dumps({
+        "ran": len(ran),
+        "cancelled": sum(f.cancelled() for f in futures),
+        "done": sum(f.done() for f in futures),
+    }), flush=True))
+    announce_when_main_waits_in("wait", "_waiting.py", "waiting")
+"""
+
+
+def test_ctrl_c_in_wait_cancels_the_queued_tasks_and_the_program_exits_cleanly() -> None:
+    child = Child(
+        WAITING_SCRIPT
+        + """
+    try:
+        background.wait()
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    """
+    )
+    child.expect("waiting")
+    child.interrupt()
+    child.expect("interrupted")
+    out, err = child.finish()
+    assert child.process.returncode == 0, err
+    counts = _last_json(out)
+    # Those running at Ctrl-C finished before exit; the rest were cancelled, none lost.
+    assert counts["ran"] + counts["cancelled"] == 100, counts
+    assert counts["done"] == 100
+    assert counts["cancelled"] >= 50, counts  # it stopped promptly: most never started
+
+
+def test_an_uncaught_ctrl_c_in_wait_ends_the_program_as_python_does() -> None:
+    child = Child(WAITING_SCRIPT + "    background.wait()\n")
+    child.expect("waiting")
+    child.interrupt()
+    out, err = child.finish()
+    assert child.process.returncode in (-signal.SIGINT, 128 + signal.SIGINT), err
+    assert "KeyboardInterrupt" in err
+    counts = _last_json(out)
+    assert counts["ran"] + counts["cancelled"] == 100, counts
+    assert counts["cancelled"] >= 50, counts
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        "pass  # simply fall off the end",
+        "background.shutdown(wait=False)",
+        "own.shutdown(wait=False)",
+        "del own",
+        "sys.exit(0)",
+    ],
+)
+def test_a_program_that_ends_with_tasks_queued_runs_them_all_first(ending: str) -> None:
+    child = Child(
+        f"""
+        background.n = 2
+        ran = []
+
+        def step(i):
+            time.sleep(0.005)
+            ran.append(i)
+
+        own = background.Pool(2, name="own")
+        for i in range(40):
+            background.run(step, i)
+            own.submit(step, 100 + i)
+        atexit.register(lambda: print(json.dumps(sorted(ran)), flush=True))
+        {ending}
+        import gc; gc.collect()  # a pool nobody refers to any more is gone now
+        """
+    )
+    out, err = child.finish()
+    assert child.process.returncode == 0, err
+    assert _last_json(out) == [*range(40), *range(100, 140)]  # type: ignore[comparison-overlap]
+
+
+def test_ctrl_c_while_exit_waits_for_a_task_that_never_ends_cancels_the_rest_and_exits() -> None:
+    child = Child(
+        """
+        import logging
+        logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
+        background.n = 1
+        ran = []
+
+        def forever():
+            while True:
+                time.sleep(0.01)
+
+        background.run(forever)
+        queued = [background.run(ran.append, i) for i in range(10)]
+        atexit.register(lambda: print(json.dumps({
+            "ran": len(ran), "cancelled": sum(f.cancelled() for f in queued),
+        }), flush=True))
+        announce_when_main_waits_in("finish_outstanding", "_exit.py", "exit waits")
+        """
+    )
+    child.expect("exit waits")
+    child.interrupt()
+    out, err = child.finish()
+    assert child.process.returncode == 0, err
+    assert "interrupted at exit: 10 background tasks cancelled, 1 left running" in err
+    assert _last_json(out) == {"ran": 0, "cancelled": 10}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return any(line.split() == ["State:", "Z", "(zombie)"] for line in status)
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_ctrl_c_while_exit_waits_for_a_process_task_that_never_ends_kills_the_worker() -> None:
+    child = Child(
+        """
+        def forever():
+            while True:
+                time.sleep(0.01)
+
+        pool = background.Pool(1, process=True, name="stuck")
+        print(pool.submit(os.getpid).result(30), flush=True)
+        pool.submit(forever)
+        queued = [pool.submit(abs, -i) for i in range(5)]
+        announce_when_main_waits_in("finish_outstanding", "_exit.py", "exit waits")
+        """
+    )
+    assert child.process.stdout is not None
+    worker = int(child.process.stdout.readline())
+    child.expect("exit waits")
+    assert not _gone(worker)
+    child.interrupt()
+    _, err = child.finish()
+    assert child.process.returncode == 0, err
+    deadline = time.monotonic() + HARD_TIMEOUT
+    while not _gone(worker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _gone(worker), "the worker process outlived its program"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_forked_child_works_and_exits_without_waiting_for_the_parents_tasks() -> None:
+    child = Child(
+        """
+        background.n = 1
+        release = threading.Event()
+        held = background.run(release.wait, 30)       # the parent's only worker is busy
+        queued = [background.run(abs, -i) for i in range(5)]
+        procs = background.Pool(1, process=True)
+        assert procs.submit(pow, 2, 5).result(30) == 32
+        pid = os.fork()
+        if pid == 0:
+            ok = (
+                background.results([background.run(pow, 3, i) for i in range(4)], timeout=30)
+                == [1, 3, 9, 27]
+                and procs.submit(pow, 2, 6).result(30) == 64
+            )
+            sys.exit(0 if ok else 3)  # a normal exit, atexit and all: must not hang
+        _, status = os.waitpid(pid, 0)
+        release.set()
+        parent = background.results([held, *queued], timeout=30) == [True, 0, 1, 2, 3, 4]
+        print(json.dumps({"child": os.waitstatus_to_exitcode(status)
+                          if hasattr(os, "waitstatus_to_exitcode") else status >> 8,
+                          "parent": parent}), flush=True)
+        """
+    )
+    out, err = child.finish()
+    assert child.process.returncode == 0, err
+    assert _last_json(out) == {"child": 0, "parent": True}
