@@ -170,6 +170,15 @@ def test_calls_cancelled_before_they_start_count_as_done_for_every_waiter(how: s
     assert pool.outstanding() == []
 
 
+def test_a_pool_of_one_runs_calls_in_submission_order() -> None:
+    """Calls wait in one first-in, first-out queue per pool."""
+    order: list[int] = []
+    with background.Pool(1, name="fifo") as pool:
+        futures = [pool.submit(order.append, i) for i in range(1_000)]
+        assert background.wait(futures, timeout=TIMEOUT).not_done == set()
+    assert order == list(range(1_000))
+
+
 # --- property: random sequences of operations ---------------------------------
 
 OPERATIONS = st.lists(
@@ -372,3 +381,63 @@ def test_a_million_tasks_run_once_each_and_peak_memory_stays_flat() -> None:
     # here; a flat pool grows no more than the bare executor, within slack.
     slack_kib = 32 * 1024
     assert ours["growth_kib"] <= baseline["growth_kib"] + slack_kib, (ours, baseline)
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
+
+
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_two_thousand_calls_through_process_map_come_back_once_each_in_order() -> None:
+    task = background.task(process=True)(square)
+    assert list(task.map(range(2_000), timeout=TIMEOUT)) == [i * i for i in range(2_000)]
+    with background.Pool(2, process=True, name="mapping") as pool:
+        got = list(pool.map(square, range(2_000), chunksize=7, timeout=TIMEOUT))
+    assert got == [i * i for i in range(2_000)]
+
+
+PROCESS_MAP_SCRIPT = textwrap.dedent(
+    """
+    import json, resource, sys, warnings
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import background
+
+    total = int(sys.argv[1])
+    background.n = 2
+
+    @background.task(process=True)
+    def square(x):
+        return x * x
+
+    assert list(square.map(range(10_000))) == [i * i for i in range(10_000)]  # warm up
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    count = 0
+    in_order = True
+    for i, result in enumerate(square.map(range(total), timeout=600)):
+        in_order = in_order and result == i * i
+        count += 1
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"count": count, "in_order": in_order, "growth_kib": after - before}))
+    """
+)
+
+
+@pytest.mark.stress
+def test_a_hundred_thousand_calls_through_process_map_with_flat_memory() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROCESS_MAP_SCRIPT, "100000"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["count"] == 100_000
+    assert result["in_order"], "a result was lost, repeated or out of order"
+    # map reads its input lazily with a bounded window: memory does not grow
+    # with the number of calls (a list of 100,000 futures would cost ~100 MiB).
+    assert result["growth_kib"] < 32 * 1024, result
