@@ -10,13 +10,14 @@ import concurrent.futures
 import functools
 import itertools
 import threading
-import weakref
 from typing import Any, Callable
 
 from . import _validate
 from ._pool import Pool
 
 _INSTALL_HINT = "pip install 'background[dask]'"
+#: Threads that fetch finished results and run done-callbacks, per dask pool.
+_SETTLERS = 4
 _pool_numbers = itertools.count(1)
 
 
@@ -128,20 +129,23 @@ def _import_distributed() -> Any:
 
 
 class ClusterExecutor(concurrent.futures.Executor):
-    """dask's ``ClientExecutor`` (with ``pure=False``), settled off dask's event loop.
+    """Sends each call to the cluster as a ``pure=False`` task; settles off dask's loop.
 
-    dask settles its executor's futures in the Client's event loop thread; a
-    done-callback that waited there for another task would stall the Client
-    for good. Here each outcome is handed to a small background thread pool
-    first, whose threads lend their place while they wait (as every
-    background worker does), so callbacks may block, submit or wait freely.
+    Not dask's own ``client.get_executor()``: that one settles its futures in
+    the Client's event loop thread, where a done-callback that waited for
+    another task would stall the Client for good, and its future never
+    settles when a result cannot be fetched (a result that cannot be
+    pickled, say). Here each finished dask future is handed to a small
+    background thread pool, which fetches the outcome with dask's public
+    ``Future.result()`` (so every failure becomes an exception) and settles
+    the future; its threads lend their place while they wait, as every
+    background worker does, so callbacks may block, submit or wait freely.
     """
 
     def __init__(self, client: Any, owns_client: bool, settler_name: str) -> None:
         self.client = client
         self._owns_client = owns_client
-        self._executor: concurrent.futures.Executor = client.get_executor(pure=False)
-        self._settler = Pool(1, name=settler_name)
+        self._settler = Pool(_SETTLERS, name=settler_name)
         self._lock = threading.Lock()
         self._unfinished: dict[concurrent.futures.Future[Any], None] = {}
         self._closed = False
@@ -156,13 +160,18 @@ class ClusterExecutor(concurrent.futures.Executor):
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot submit to a dask pool that is shut down")
-            inner = self._executor.submit(call, *args)
+            try:
+                remote = self.client.submit(call, *args, pure=False)
+            except Exception as error:
+                _explain_unpicklable(call, args, error)
+                raise
             outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
             self._unfinished[outer] = None
-        inner_ref = weakref.ref(inner)
         outer.add_done_callback(self._forget)
-        outer.add_done_callback(lambda outer: _cancel(outer, inner_ref()))
-        inner.add_done_callback(lambda inner: self._settler.submit(_copy_outcome, inner, outer))
+        outer.add_done_callback(functools.partial(_cancel_remote, remote))
+        # Runs in dask's callback thread once the task is finished, failed or
+        # cancelled; the fetching and settling happen in the settler pool.
+        remote.add_done_callback(lambda remote: self._settler.submit(_copy_outcome, remote, outer))
         return outer
 
     def _forget(self, future: concurrent.futures.Future[Any]) -> None:
@@ -200,10 +209,40 @@ class ClusterExecutor(concurrent.futures.Executor):
 
     def _close(self, unfinished: list[concurrent.futures.Future[Any]]) -> None:
         concurrent.futures.wait(unfinished)
-        self._executor.shutdown(wait=True)
         self._settler.shutdown(wait=True)
         if self._owns_client:
             self.client.close()
+
+
+def _explain_unpicklable(call: _Call, args: tuple[Any, ...], error: Exception) -> None:
+    """Raise a clear TypeError if an argument cannot be pickled (dask's says "LLGExpr")."""
+    from ._pickling import offender
+
+    culprit = offender({f"argument {i}": arg for i, arg in enumerate(args, 1)})
+    if culprit != "a value":  # found one
+        raise TypeError(
+            f"cannot send a call of {call.__name__} to the cluster: {culprit} cannot be pickled"
+        ) from error
+
+
+def _cancel_remote(remote: Any, outer: concurrent.futures.Future[Any]) -> None:
+    if outer.cancelled() and not remote.done():
+        remote.cancel()
+
+
+def _copy_outcome(remote: Any, outer: concurrent.futures.Future[Any]) -> None:
+    if remote.cancelled():
+        if outer.cancel():
+            outer.set_running_or_notify_cancel()
+        return
+    if not outer.set_running_or_notify_cancel():
+        return
+    try:
+        result = remote.result()
+    except BaseException as error:  # the call's own, KilledWorker, a result that won't pickle
+        outer.set_exception(error)
+    else:
+        outer.set_result(result)
 
 
 class _Call:
@@ -244,24 +283,3 @@ def _short_name(fn: Any) -> str:
             break
         fn = inner
     return str(getattr(fn, "__name__", None) or type(fn).__name__)
-
-
-def _cancel(outer: concurrent.futures.Future[Any], inner: Any) -> None:
-    if inner is not None and outer.cancelled():
-        inner.cancel()
-
-
-def _copy_outcome(
-    inner: concurrent.futures.Future[Any], outer: concurrent.futures.Future[Any]
-) -> None:
-    if inner.cancelled():
-        if outer.cancel():
-            outer.set_running_or_notify_cancel()
-        return
-    if not outer.set_running_or_notify_cancel():
-        return
-    exception = inner.exception()
-    if exception is None:
-        outer.set_result(inner.result())
-    else:
-        outer.set_exception(exception)

@@ -267,6 +267,22 @@ def test_a_function_sent_by_value_keeps_its_name_and_line_in_the_traceback(
     assert remote[0].lineno == local_failure.__code__.co_firstlineno + 1
 
 
+def test_a_result_that_cannot_be_pickled_fails_the_future_instead_of_hanging(
+    pool: background.Pool,
+) -> None:
+    future = pool.submit(threading.Lock)
+    with pytest.raises(TypeError, match="lock"):
+        future.result(TIMEOUT)
+
+
+def test_an_argument_that_cannot_be_pickled_is_named_at_call_time(
+    pool: background.Pool,
+) -> None:
+    with pytest.raises(TypeError, match=r"fingerprint .* argument 1 \(a _thread\.lock\)"):
+        fingerprint(threading.Lock())  # type: ignore[arg-type]
+    assert pool.outstanding() == []
+
+
 def test_callbacks_fire_in_a_thread_of_this_process_and_may_wait_on_tasks(
     pool: background.Pool,
 ) -> None:
