@@ -189,6 +189,8 @@ class ProcessRunner:
                 job.set_exception(error)
             return
         self._send(sends)
+        if job.timeout is not None:
+            self._wake()  # the manager must watch the new deadline
 
     def shutdown(self, wait: bool, cancel_futures: bool) -> None:
         """Finish (or cancel) the queued calls, then stop the workers; join if *wait*."""
@@ -238,9 +240,7 @@ class ProcessRunner:
         return data
 
     def _pack(self, job: Job) -> bytes:
-        fn: Any = job.fn
-        if isinstance(fn, types.FunctionType):  # a @background.task wrapper
-            fn = fn.__dict__.get("_background_call", fn)
+        fn = _unwrap_task(job.fn)
         name = job.name
         fn_bytes = self._function_bytes(fn, name)
         try:
@@ -277,15 +277,14 @@ class ProcessRunner:
                     pass
 
     def _wake(self) -> None:
-        if self._woken:
+        fd = self._wake_w
+        if fd is None or self._woken:  # no manager yet, or a wake-up is pending
             return
         self._woken = True
-        fd = self._wake_w
-        if fd is not None:
-            try:
-                os.write(fd, b"\0")
-            except OSError:  # full (the manager is awake anyway) or closed
-                pass
+        try:
+            os.write(fd, b"\0")
+        except OSError:  # pragma: no cover - full (so the manager wakes anyway)
+            pass
 
     def _spawn_locked(self) -> _Worker:
         parent_end, child_end = self._context.Pipe(duplex=True)
@@ -311,6 +310,7 @@ class ProcessRunner:
         child_end.close()
         worker = _Worker(process, parent_end)
         self._workers.append(worker)
+        self._wake()  # the manager must watch the new worker's pipe
         return worker
 
     def _free_worker_locked(self, timed: bool, big: bool, from_manager: bool) -> _Worker | None:
@@ -445,11 +445,14 @@ class ProcessRunner:
                     timeout = 0.5 if timeout is None else min(timeout, 0.5)
                 for key, _ in selector.select(timeout):
                     if key.data is None:
-                        self._woken = False
                         try:
                             os.read(wake_r, 4096)
-                        except OSError:
+                        except OSError:  # pragma: no cover
                             pass
+                        # Only after draining: a wake-up written meanwhile is
+                        # either drained with this one (and its change seen
+                        # below) or finds the flag clear and writes again.
+                        self._woken = False
                         continue
                     is_conn, worker = key.data
                     if worker.gone:
@@ -516,7 +519,7 @@ class ProcessRunner:
             worker.ready = True
             return
         if kind == _INIT_FAILED:
-            self._initializer_failed(_pickling.loads(payload))
+            self._initializer_failed(worker, _pickling.loads(payload))
             return
         with self._lock:
             job, _ = worker.inflight.pop(task_id, (None, None))
@@ -578,7 +581,7 @@ class ProcessRunner:
                     )
                 )
 
-    def _initializer_failed(self, description: str) -> None:
+    def _initializer_failed(self, worker: _Worker, description: str) -> None:
         error = BrokenProcessPool(
             f"the initializer {self._initializer_name} failed in a worker process of "
             f"{self._name}: {description}; the pool cannot run tasks"
@@ -586,6 +589,10 @@ class ProcessRunner:
         with self._lock:
             if self._broken is None:
                 self._broken = error
+            held = [job for job, _ in worker.inflight.values()]
+            worker.inflight.clear()
+        for job in held:
+            job.set_exception(error)
         self._fail_everything(error)
 
     def _fail_everything(self, error: BaseException) -> None:
@@ -617,6 +624,16 @@ class ProcessRunner:
             manager.join(grace)
         for worker in workers:
             _kill(worker)
+
+
+def _unwrap_task(fn: Any) -> Any:
+    """What a worker runs for *fn*: for a ``@background.task`` wrapper, its call.
+
+    Calling the wrapper in the worker would submit the call again there.
+    """
+    if isinstance(fn, types.FunctionType):
+        return fn.__dict__.get("_background_call", fn)
+    return fn
 
 
 def _kill(worker: _Worker) -> None:
@@ -766,19 +783,24 @@ def _worker_main(
             return
     send(_HEADER.pack(-1, _READY))
     cache: dict[bytes, Any] = {}
-    while True:
-        try:
-            data = recv()
-        except (EOFError, OSError):  # the parent is gone
-            return
-        if not data:
-            return
-        reply = _run_one(data, cache)
-        del data
-        try:
-            send(reply)
-        except OSError:  # the parent is gone
-            return
+    try:
+        while True:
+            try:
+                data = recv()
+            except (EOFError, OSError):  # the parent is gone
+                return
+            if not data:
+                return
+            reply = _run_one(data, cache)
+            del data
+            try:
+                send(reply)
+            except OSError:  # the parent is gone
+                return
+    finally:
+        # Process pools that the tasks made here: multiprocessing would wait
+        # for their idle workers for ever as this worker exits.
+        _stop_all_at_exit()
 
 
 # -- map ------------------------------------------------------------------------
@@ -859,7 +881,7 @@ def process_map(
     if call_timeout is not None:
         chunksize = 1  # a time limit is per call: batches of one
     sizer = _BatchSizer(chunksize)
-    batch = _Batch(fn)
+    batch = _Batch(_unwrap_task(fn))
     in_flight: deque[tuple[int, Future[Any]]] = deque()
 
     def submit_next() -> bool:

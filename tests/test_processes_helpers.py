@@ -1,0 +1,122 @@
+"""Functions that worker processes import by reference in tests/test_processes.py.
+
+A separate, light module: a spawned worker imports it without importing pytest.
+It holds no tests.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import background
+
+SETTING = "unset"
+VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="default")
+
+
+def read_var() -> str:
+    """The worker's value of VAR."""
+    return VAR.get()
+
+
+def pid() -> int:
+    """The worker's process id."""
+    return os.getpid()
+
+
+def square(x: int) -> int:
+    """x squared."""
+    return x * x
+
+
+@background.task(process=True)
+def cube(x: int) -> int:
+    """A decorated module-level function: the module attribute is the wrapper."""
+    return x * x * x
+
+
+@background.task(process=True)
+def cube_twice(x: int) -> int:
+    """Calls another decorated function's original from inside a worker."""
+    return cube.__wrapped__(cube.__wrapped__(x))
+
+
+def slow_pid(seconds: float) -> int:
+    """Sleep, then return the worker's pid."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def exit_now(code: int) -> None:
+    """Leave the worker at once, as a crash in C code would."""
+    os._exit(code)
+
+
+def write_pid_and_sleep(path: str, seconds: float) -> int:
+    """Record the worker's pid in *path*, then sleep."""
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def kill_myself() -> None:
+    """SIGKILL the worker from inside."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def make_lock() -> Any:
+    """Return a value that cannot be pickled."""
+    return threading.Lock()
+
+
+class Unbuildable(Exception):
+    """An exception that pickles but cannot be rebuilt: its __init__ takes two args."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__(f"{a} and {b}")
+
+
+def raise_value_error(x: int) -> None:
+    """Raise a plain exception."""
+    raise ValueError(f"bad value {x}")
+
+
+def raise_unbuildable() -> None:
+    """Raise an exception that cannot come back as it is."""
+    raise Unbuildable(1, 2)
+
+
+def fail_at(x: int, bad: int) -> int:
+    """Return x, except for *bad*."""
+    if x == bad:
+        raise ValueError(f"item {x} is bad")
+    return x
+
+
+def set_setting(value: str) -> None:
+    """An initializer."""
+    global SETTING
+    SETTING = value
+
+
+def get_setting() -> str:
+    """What the initializer set."""
+    return SETTING
+
+
+def broken_initializer() -> None:
+    """An initializer that fails."""
+    raise RuntimeError("no database")
+
+
+def touch_later(path: str, seconds: float) -> str:
+    """Sleep, then create *path*."""
+    time.sleep(seconds)
+    Path(path).write_text("done")
+    return path
