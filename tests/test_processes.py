@@ -367,9 +367,15 @@ def test_leaving_map_early_cancels_the_rest(pool: background.Pool) -> None:
     assert _wait_until(lambda: all(f.done() for f in pool.outstanding()))
 
 
-def test_map_timeout_bounds_the_iteration(pool: background.Pool) -> None:
-    with pytest.raises(concurrent.futures.TimeoutError):
-        list(pool.map(helpers.slow_pid, [5, 5], timeout=0.2))
+def test_map_timeout_bounds_the_iteration(pool: background.Pool, tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    results = pool.map(helpers.wait_for, [str(flag)] * 2, [WAIT] * 2, timeout=0.2)
+    try:
+        with pytest.raises(concurrent.futures.TimeoutError):
+            next(results)
+    finally:
+        flag.touch()  # let the calls end, so that the workers are free again
+    assert _wait_until(lambda: all(f.done() for f in pool.outstanding()))
 
 
 def test_task_map_with_a_timeout_runs_calls_one_by_one(pool: background.Pool) -> None:
@@ -386,13 +392,7 @@ import sys
 
 import background
 
-PRIMES = [
-    112272535095293,
-    112582705942171,
-    112272535095293,
-    115280095190773,
-    115797848077099,
-    1099726899285419]
+PRIMES = [NUMBERS]
 
 def is_prime(n):
     if n < 2:
@@ -417,13 +417,29 @@ if __name__ == '__main__':
     main()
 """
 
-PRIMES_OUTPUT = """\
+#: The documentation's numbers (a second of CPU each run), and smaller ones.
+DOCUMENTED_PRIMES = """
+    112272535095293,
+    112582705942171,
+    112272535095293,
+    115280095190773,
+    115797848077099,
+    1099726899285419"""
+DOCUMENTED_OUTPUT = """\
 112272535095293 is prime: True
 112582705942171 is prime: True
 112272535095293 is prime: True
 115280095190773 is prime: True
 115797848077099 is prime: True
 1099726899285419 is prime: False
+"""
+SMALLER_PRIMES = "1000000007, 1000000008, 998244353, 999999999989, 999999999991"
+SMALLER_OUTPUT = """\
+1000000007 is prime: True
+1000000008 is prime: False
+998244353 is prime: True
+999999999989 is prime: True
+999999999991 is prime: False
 """
 
 
@@ -438,13 +454,23 @@ def _run_script(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("start", METHODS)
-def test_primes_example_from_a_plain_script(start: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("start", "primes", "output"),
+    [
+        ("spawn", DOCUMENTED_PRIMES, DOCUMENTED_OUTPUT),
+        ("fork", SMALLER_PRIMES, SMALLER_OUTPUT),
+        ("forkserver", SMALLER_PRIMES, SMALLER_OUTPUT),
+    ],
+    ids=["spawn-documented-numbers", "fork", "forkserver"],
+)
+def test_primes_example_from_a_plain_script(
+    start: str, primes: str, output: str, tmp_path: Path
+) -> None:
     script = tmp_path / "primes.py"
-    script.write_text(PRIMES_SCRIPT)
+    script.write_text(PRIMES_SCRIPT.replace("NUMBERS", primes))
     done = _run_script(script, start)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == PRIMES_OUTPUT
+    assert done.stdout == output
     assert "Traceback" not in done.stderr
 
 

@@ -120,3 +120,11 @@ def touch_later(path: str, seconds: float) -> str:
     time.sleep(seconds)
     Path(path).write_text("done")
     return path
+
+
+def wait_for(path: str, seconds: float) -> bool:
+    """Sleep until *path* exists (or *seconds* pass)."""
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.path.exists(path)
