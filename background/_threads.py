@@ -16,6 +16,18 @@ from ._future import _worker
 from ._job import Job
 
 _STOP = None
+
+
+class _Shrink:
+    """Queued when ``n`` is lowered: the worker that takes it retires if still surplus.
+
+    Unlike the stop that :meth:`ThreadRunner.shutdown` queues behind the last job,
+    it may sit ahead of jobs queued later, so it must never stop a worker that
+    those jobs need, even once the pool is shutting down.
+    """
+
+
+_SHRINK = _Shrink()
 _live: weakref.WeakSet[ThreadRunner] = weakref.WeakSet()
 
 
@@ -42,7 +54,7 @@ class ThreadRunner:
         _live.add(self)
 
     def _reset(self) -> None:
-        self._queue: SimpleQueue[Job | None] = SimpleQueue()
+        self._queue: SimpleQueue[Job | _Shrink | None] = SimpleQueue()
         self._idle = 0
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
@@ -62,7 +74,7 @@ class ThreadRunner:
             self._n = value
             surplus = self._alive - value - self._lent
         for _ in range(surplus):
-            self._queue.put(_STOP)
+            self._queue.put(_SHRINK)
         self._start_for_backlog()
 
     @property
@@ -129,8 +141,8 @@ class ThreadRunner:
             # no thread: look again now that the count is right.
             if self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
                 self._add_thread()
-            if job is _STOP:
-                if self._retire(stopping=True):
+            if job is _STOP or isinstance(job, _Shrink):
+                if self._retire(stopping=job is _STOP):
                     return
                 continue
             job.run()
@@ -154,14 +166,22 @@ class ThreadRunner:
             if job.start():
                 job.set_exception(error)
 
-    def _drain(self) -> Iterator[Job]:
+    def _drain(self) -> list[Job]:
+        """Take every queued job; the workers' stop and shrink tokens stay queued."""
+        jobs: list[Job] = []
+        tokens: list[_Shrink | None] = []
         while True:
             try:
-                job = self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except Empty:
-                return
-            if job is not _STOP:
-                yield job
+                break
+            if item is _STOP or isinstance(item, _Shrink):
+                tokens.append(item)
+            else:
+                jobs.append(item)
+        for token in tokens:
+            self._queue.put(token)
+        return jobs
 
     def shutdown(self, wait: bool, cancel_futures: bool) -> None:
         """Stop once queued jobs are done (or cancelled); join if *wait*."""

@@ -55,7 +55,7 @@ class Ledger:
 # --- many threads at once ---------------------------------------------------
 
 
-def _submitters_resizer_and_waiter(submitters: int, per_submitter: int) -> None:
+def _submitters_resizer_and_waiter(submitters: int, per_submitter: int, pause: float) -> None:
     ledger = Ledger()
     work = background.task(ledger.run)
     futures: list[list[background.Future[int]]] = [[] for _ in range(submitters)]
@@ -74,6 +74,7 @@ def _submitters_resizer_and_waiter(submitters: int, per_submitter: int) -> None:
         rng = random.Random(7)
         while not stop.is_set():
             background.n = rng.choice([1, 1, 2, 3, 50, 200, rng.randint(1, 200)])
+            time.sleep(pause)
 
     def wait() -> None:
         while not stop.is_set():
@@ -103,12 +104,12 @@ def _submitters_resizer_and_waiter(submitters: int, per_submitter: int) -> None:
 
 
 def test_32_submitters_while_n_swings_between_1_and_200_and_another_thread_waits() -> None:
-    _submitters_resizer_and_waiter(submitters=32, per_submitter=100)
+    _submitters_resizer_and_waiter(submitters=32, per_submitter=100, pause=0.001)
 
 
 @pytest.mark.stress
 def test_32_submitters_resizer_and_waiter_heavy() -> None:
-    _submitters_resizer_and_waiter(submitters=32, per_submitter=5_000)
+    _submitters_resizer_and_waiter(submitters=32, per_submitter=5_000, pause=0)
 
 
 def _race_submitters_against_shutdown(name: str) -> None:
@@ -177,6 +178,22 @@ def test_a_pool_of_one_runs_calls_in_submission_order() -> None:
         futures = [pool.submit(order.append, i) for i in range(1_000)]
         assert background.wait(futures, timeout=TIMEOUT).not_done == set()
     assert order == list(range(1_000))
+
+
+def test_shutdown_after_lowering_n_still_runs_every_queued_call() -> None:
+    """Found by the property test: lowering n left stop tokens in the queue ahead
+    of later calls, and once the pool was shut down they stopped the last workers."""
+    pool = background.Pool(3, name="shrunk")
+    release = threading.Event()
+    blockers = [pool.submit(release.wait, TIMEOUT) for _ in range(3)]
+    pool.n = 1  # two workers too many, all busy: they retire as they come free
+    queued = [pool.submit(abs, -i) for i in range(5)]
+    pool.shutdown(wait=False)  # the queued calls must still run
+    release.set()
+    assert background.wait(blockers + queued, timeout=10).not_done == set()
+    assert [f.result() for f in queued] == [0, 1, 2, 3, 4]
+    pool.shutdown(wait=True)
+    assert pool.outstanding() == []
 
 
 # --- property: random sequences of operations ---------------------------------
