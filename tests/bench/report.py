@@ -267,9 +267,9 @@ def plots(data: dict[str, Any], folder: Path) -> None:
             ax.set_xlabel(f"{unit} (lower is better)")
         if w in ("W3", "W6") and min(clean) > 0 and min(clean) * 20 < max(clean):
             ax.set_xscale("log")
-        for yy, x in zip(y, med):
-            if not math.isnan(x):
-                ax.text(x, yy, f" {fmt(x)}", va="center", fontsize=7)
+        for yy, x, up in zip(y, med, hi):
+            if not math.isnan(x):  # the median, right of the error bar
+                ax.text(x + up, yy, f"  {fmt(x)}", va="center", fontsize=7)
         ax.set_title(case["title"], fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
