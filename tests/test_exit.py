@@ -289,3 +289,25 @@ def test_a_forked_child_works_and_exits_without_waiting_for_the_parents_tasks() 
     out, err = child.finish()
     assert child.process.returncode == 0, err
     assert _last_json(out) == {"child": 0, "parent": True}
+
+
+def test_the_calls_of_a_dropped_pool_stay_in_view_of_the_exit_wait() -> None:
+    """In-process view of the dropped-pool case above: its work is adopted, then waited for."""
+    import gc
+
+    import background
+    from background import _exit
+
+    release = threading.Event()
+    pool = background.Pool(1, name="dropped")
+    running = pool.submit(release.wait, HARD_TIMEOUT)
+    queued = pool.submit(abs, -1)
+    del pool
+    gc.collect()
+    adopted = [work for work, _ in _exit._orphans if running in work and queued in work]
+    assert len(adopted) == 1
+    release.set()
+    # What the exit does with it: wait until both calls have left.
+    assert adopted[0].wait_gone([running, queued], time.monotonic() + HARD_TIMEOUT)
+    assert running.done()
+    assert queued.result() == 1
