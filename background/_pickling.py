@@ -75,11 +75,11 @@ _by_value_pickler: type[pickle.Pickler] | None = None
 def _cloudpickler() -> type[pickle.Pickler]:
     global _by_value_pickler
     if _by_value_pickler is None:
-        import cloudpickle
+        import importlib
 
-        base: type[Any] = cloudpickle.Pickler
+        base: Any = importlib.import_module("cloudpickle").Pickler
 
-        class ByValue(base):  # type: ignore[misc, valid-type]
+        class ByValue(base):  # type: ignore[misc]
             def reducer_override(self, obj: Any) -> Any:
                 if isinstance(obj, types.FunctionType):
                     wrapper = _wrapper_of(obj)

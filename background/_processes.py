@@ -114,7 +114,7 @@ class ProcessRunner:
     ) -> None:
         self._n = n
         self._name = name
-        self._context = multiprocessing.get_context(start_method)
+        self._context: Any = multiprocessing.get_context(start_method)
         self.start_method: str = self._context.get_start_method()
         self._max_tasks = max_tasks_per_worker
         self._setup: bytes | None = None
@@ -687,10 +687,10 @@ def _settle(job: Job, kind: int, payload: memoryview) -> None:
     if kind == _OK:
         job.set_result(value)
     elif kind == _RAISED:
-        error, text = value
-        if not isinstance(error, BaseException):
-            error = RuntimeError(f"{name} raised {error}, which cannot be pickled")
-        job.set_exception(_with_remote_traceback(error, text))
+        raised, text = value
+        if not isinstance(raised, BaseException):
+            raised = RuntimeError(f"{name} raised {raised}, which cannot be pickled")
+        job.set_exception(_with_remote_traceback(raised, text))
     elif kind == _RESULT_UNPICKLABLE:
         kind_name, description = value
         job.set_exception(
