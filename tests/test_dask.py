@@ -110,6 +110,16 @@ def nap(seconds: float) -> int:
 
 
 @background.task
+def sleep_unless_rerun(marker: str) -> int:
+    """Sleeps long on its first attempt (to be killed); returns at once when run again."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        time.sleep(TIMEOUT)
+    return os.getpid()
+
+
+@background.task
 def die() -> None:
     os._exit(17)
 
@@ -361,10 +371,19 @@ def test_finished_results_are_released_on_the_cluster_without_the_gc(client: Any
         pool.shutdown()
 
 
-def test_a_call_over_its_timeout_fails_then_frees_its_place_when_it_ends(client: Any) -> None:
-    pool = background.dask_pool(client, max_pending=1, timeout=0.2)
+def test_a_pool_timeout_fails_a_call_that_runs_over_it(client: Any) -> None:
+    pool = background.dask_pool(client, timeout=0.2)
     try:
-        slow = pool.submit(time.sleep, 1.0)
+        with pytest.raises(concurrent.futures.TimeoutError, match="sleep"):
+            pool.submit(time.sleep, 1.0).result(TIMEOUT)
+    finally:
+        pool.shutdown()
+
+
+def test_a_call_over_its_timeout_frees_its_place_when_it_ends(client: Any) -> None:
+    pool = background.dask_pool(client, max_pending=1)
+    try:
+        slow = background.task(pool=pool, timeout=0.2)(time.sleep)(1.0)
         with pytest.raises(concurrent.futures.TimeoutError, match="sleep"):
             slow.result(TIMEOUT)
         # submit() waits for the slow call to end (max_pending=1): in a thread,
@@ -483,16 +502,16 @@ def test_a_function_from_main_runs_on_a_scheduler_address(client: Any) -> None:
 
 
 def test_a_worker_killed_mid_task_makes_the_task_run_again_elsewhere(
-    pool: background.Pool, client: Any
+    pool: background.Pool, client: Any, tmp_path: Any
 ) -> None:
     pids = _worker_pids(client)
-    future = nap(1.0)
+    marker = tmp_path / "first-attempt-started"
+    future = sleep_unless_rerun(str(marker))
     deadline = time.monotonic() + TIMEOUT
-    running: list[str] = []
-    while not running and time.monotonic() < deadline:
-        running = [worker for worker, keys in client.processing().items() if keys]
+    while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert len(running) == 1
+    running = [worker for worker, keys in client.processing().items() if keys]
+    assert len(running) == 1  # the first attempt, asleep for a long time
     os.kill(pids[running[0]], signal.SIGKILL)
     assert future.result(TIMEOUT) != pids[running[0]]  # the same call, run once more
     client.wait_for_workers(2, timeout=TIMEOUT)  # the nanny restarted the killed worker
