@@ -75,11 +75,12 @@ def make_lock() -> Any:
     return threading.Lock()
 
 
-class Unbuildable(Exception):
-    """An exception that pickles but cannot be rebuilt: its __init__ takes two args."""
+class HoldsALock(Exception):
+    """An exception that cannot be pickled: it holds a lock."""
 
-    def __init__(self, a: int, b: int) -> None:
-        super().__init__(f"{a} and {b}")
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
 
 
 def raise_value_error(x: int) -> None:
@@ -87,9 +88,9 @@ def raise_value_error(x: int) -> None:
     raise ValueError(f"bad value {x}")
 
 
-def raise_unbuildable() -> None:
+def raise_unpicklable() -> None:
     """Raise an exception that cannot come back as it is."""
-    raise Unbuildable(1, 2)
+    raise HoldsALock("locked up")
 
 
 def fail_at(x: int, bad: int) -> int:
