@@ -423,6 +423,7 @@ PROCESS_MAP_SCRIPT = textwrap.dedent(
     import background
 
     total = int(sys.argv[1])
+    chunksize = int(sys.argv[2]) or None  # 0: automatic batches
     background.n = 2
 
     @background.task(process=True)
@@ -433,7 +434,7 @@ PROCESS_MAP_SCRIPT = textwrap.dedent(
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     count = 0
     in_order = True
-    for i, result in enumerate(square.map(range(total), timeout=600)):
+    for i, result in enumerate(square.map(range(total), timeout=600, chunksize=chunksize)):
         in_order = in_order and result == i * i
         count += 1
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -443,9 +444,10 @@ PROCESS_MAP_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.stress
-def test_a_hundred_thousand_calls_through_process_map_with_flat_memory() -> None:
+@pytest.mark.parametrize("chunksize", [0, 1], ids=["automatic-batches", "one-call-per-message"])
+def test_a_hundred_thousand_calls_through_process_map_with_flat_memory(chunksize: int) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", PROCESS_MAP_SCRIPT, "100000"],
+        [sys.executable, "-c", PROCESS_MAP_SCRIPT, "100000", str(chunksize)],
         capture_output=True,
         text=True,
         timeout=600,
