@@ -67,12 +67,14 @@ class Pool(concurrent.futures.Executor):
     closure) goes by value with cloudpickle (``pip install
     'background[process]'``), so it works under every start method. A worker
     that dies fails only the calls it held, with :class:`background.WorkerDied`,
-    and is replaced; a value that cannot be pickled fails only its call, with a
-    :class:`pickle.PicklingError` naming the function and the type. Workers
-    start as work arrives (under ``fork`` all at once, on the first call) and
-    never outlive the program. Contextvars do not travel to processes. Under
-    ``spawn`` and ``forkserver`` a script must guard its entry point with
-    ``if __name__ == "__main__":``, as for :mod:`multiprocessing`.
+    and is replaced. An argument that cannot be pickled raises
+    :class:`pickle.PicklingError` at submission; a result that cannot be
+    pickled fails that call's future with one; both name the function and the
+    type, and the pool goes on. Workers start as work arrives (under ``fork``
+    all at once, on the first call) and never outlive the program.
+    Contextvars do not travel to processes. Under ``spawn`` and
+    ``forkserver`` a script must guard its entry point with ``if __name__ ==
+    "__main__":``, as for :mod:`multiprocessing`.
 
     Args:
         n: how many calls may run at once (default: the number of CPUs).
