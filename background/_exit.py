@@ -34,7 +34,8 @@ def register(pool: Pool) -> None:
     """Wait for *pool*'s outstanding calls when the interpreter exits."""
     global _registered
     _pools.add(pool)
-    finalizer = weakref.finalize(pool, _adopt, pool._outstanding, pool._runner)
+    owned = pool._kind == "threads"  # an executor handed in belongs to its owner
+    finalizer = weakref.finalize(pool, _adopt, pool._outstanding, pool._runner, owned)
     finalizer.atexit = False
     with _lock:
         if _registered:
@@ -50,10 +51,16 @@ def register(pool: Pool) -> None:
         _registered = True
 
 
-def _adopt(outstanding: Outstanding, runner: Runner) -> None:
-    """A pool was collected: if its calls are still outstanding, keep them in view."""
+def _adopt(outstanding: Outstanding, runner: Runner, owned: bool) -> None:
+    """A pool was collected: keep its outstanding calls in view, free its threads.
+
+    Its queued calls still run (the workers stop behind them), as with a
+    dropped :class:`concurrent.futures.ThreadPoolExecutor`.
+    """
     if len(outstanding):
         _orphans.append((outstanding, runner))
+    if owned:
+        runner.shutdown(wait=False, cancel_futures=False)
 
 
 def _all_work() -> list[tuple[Outstanding, Runner]]:

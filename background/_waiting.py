@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from . import _default, _validate
-from ._future import Future, _lend_worker
+from ._future import Future, _lend_worker, _worker
 
 T = TypeVar("T")
 
@@ -25,7 +25,16 @@ def _futures(
 ) -> list[concurrent.futures.Future[T]]:
     if futures is None:
         pool = _default._threads
-        return pool.outstanding() if pool is not None else []  # type: ignore[return-value]
+        if pool is None:
+            return []
+        lend = getattr(_worker, "lend", None)
+        if lend is not None and getattr(lend, "__self__", None) is pool._runner:
+            raise RuntimeError(
+                "background.wait(), results() or as_completed() without futures, called "
+                "inside a task of the default pool, would wait for that task itself: "
+                "pass the futures to wait for"
+            )
+        return pool.outstanding()  # type: ignore[return-value]
     if isinstance(futures, concurrent.futures.Future):
         raise TypeError("expected an iterable of futures, got a single Future; wrap it in [...]")
     items = list(futures)

@@ -211,3 +211,21 @@ def test_repr_names_the_pool_and_its_state() -> None:
     assert repr(pool) == "<background.Pool 'reporting' n=2 threads, 0 outstanding>"
     pool.shutdown()
     assert "shut down" in repr(pool)
+
+
+def test_a_dropped_pool_finishes_its_queued_calls_then_frees_its_threads() -> None:
+    import gc
+
+    pool = background.Pool(3, name="dropped")
+    release = threading.Event()
+    futures = [pool.submit(release.wait, TIMEOUT) for _ in range(6)]
+    del pool
+    gc.collect()
+    release.set()
+    assert background.results(futures, timeout=TIMEOUT) == [True] * 6
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline and any(
+        t.name.startswith("dropped-") for t in threading.enumerate()
+    ):
+        time.sleep(0.01)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("dropped-")]

@@ -180,3 +180,14 @@ def test_a_task_may_wait_for_tasks_it_submits_even_on_a_full_pool() -> None:
 
         assert parent(1).result(TIMEOUT) == [2, 2, 3]
         assert pool._runner.threads <= 2
+
+
+def test_waiting_for_everything_from_inside_a_default_pool_task_is_refused() -> None:
+    @background.task
+    def waits_for_all() -> None:
+        background.wait(timeout=TIMEOUT)
+
+    with pytest.raises(RuntimeError, match="would wait for that task itself"):
+        waits_for_all().result(TIMEOUT)
+    with background.Pool(1) as other:  # another pool's task may wait for the default pool
+        assert other.submit(background.results).result(TIMEOUT) == []
