@@ -89,8 +89,11 @@ class Pool(concurrent.futures.Executor):
             with :class:`concurrent.futures.process.BrokenProcessPool`.
         initargs: arguments for *initializer*.
         start_method: how worker processes start: ``"fork"``, ``"spawn"`` or
-            ``"forkserver"`` (default: :mod:`multiprocessing`'s default);
-            only with ``process=True``.
+            ``"forkserver"``; only with ``process=True``. Default: the method
+            chosen with :func:`multiprocessing.set_start_method`, else the
+            platform's default, except that ``fork`` gives way to
+            ``forkserver`` (as in Python 3.14): forking a process that runs
+            threads, as every process pool's parent does, can deadlock.
         max_tasks_per_worker: replace a worker process after it has run this
             many calls (for code that leaks); only with ``process=True``.
         timeout: the time limit of each call, in seconds (default: none). A

@@ -60,6 +60,34 @@ _STOP = b""
 _live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
 
 
+def default_start_method() -> str:
+    """How worker processes start unless told: never ``fork`` unless asked for.
+
+    A process pool always runs a manager thread in the parent, and forking a
+    process that has threads can deadlock the child (a lock held by another
+    thread at that moment stays held for ever; Python 3.12+ warns). So,
+    unless ``multiprocessing.set_start_method()`` chose a method for the
+    program before its first process pool, ``fork`` gives way to
+    ``forkserver``, as it does by default from Python 3.14 on; elsewhere
+    (macOS, Windows) the platform's default (``spawn``) stays.
+    """
+    global _default_method
+    if _default_method is None:
+        # Decided once: starting a pool makes multiprocessing fix its own
+        # default, which would then look like the program's choice.
+        chosen: str | None = multiprocessing.get_start_method(allow_none=True)
+        methods = multiprocessing.get_all_start_methods()
+        if chosen is None:
+            chosen = methods[0]
+            if chosen == "fork" and "forkserver" in methods:
+                chosen = "forkserver"
+        _default_method = chosen
+    return _default_method
+
+
+_default_method: str | None = None
+
+
 def start_methods() -> list[str]:
     """The start methods this platform offers."""
     return multiprocessing.get_all_start_methods()
@@ -114,7 +142,7 @@ class ProcessRunner:
     ) -> None:
         self._n = n
         self._name = name
-        self._context: Any = multiprocessing.get_context(start_method)
+        self._context: Any = multiprocessing.get_context(start_method or default_start_method())
         self.start_method: str = self._context.get_start_method()
         self._max_tasks = max_tasks_per_worker
         self._setup: bytes | None = None

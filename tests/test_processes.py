@@ -700,3 +700,35 @@ def test_thread_pools_never_load_multiprocessing_or_cloudpickle() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_default_start_method_never_forks_unless_the_program_chose_fork(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import multiprocessing
+
+    from background._processes import default_start_method
+
+    monkeypatch.setattr(_processes, "_default_method", None)
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: None)
+    monkeypatch.setattr(
+        multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn", "forkserver"]
+    )
+    assert default_start_method() == "forkserver"
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "spawn")
+    assert default_start_method() == "forkserver"  # decided once, at the first pool
+    monkeypatch.setattr(_processes, "_default_method", None)
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn", "fork"])
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: None)
+    assert default_start_method() == "spawn"
+    monkeypatch.setattr(_processes, "_default_method", None)
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "fork")
+    assert default_start_method() == "fork"  # the program's explicit choice wins
+
+
+def test_a_default_process_pool_uses_the_default_start_method() -> None:
+    from background._processes import default_start_method
+
+    with background.Pool(1, process=True) as pool:
+        assert pool.submit(abs, -3).result(WAIT) == 3
+        assert pool._runner.start_method == default_start_method()  # type: ignore[attr-defined]
