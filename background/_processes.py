@@ -28,6 +28,7 @@ import pickle
 import selectors
 import signal
 import struct
+import sys
 import threading
 import time
 import traceback
@@ -964,6 +965,35 @@ atexit.register(_stop_all_at_exit)
 def _after_fork_in_child() -> None:
     for runner in list(_live):
         runner._reset()
+    _forget_parents_fork_server()
+    # The parent's worker processes are not this child's: without this,
+    # multiprocessing's exit hook tries to join them and fails.
+    multiprocessing.process._children.clear()  # type: ignore[attr-defined]
+
+
+def _forget_parents_fork_server() -> None:
+    """Let a forked child start a fork server of its own when it needs one.
+
+    multiprocessing keeps its fork server's pid and socket in a module-level
+    object that a forked child inherits; the child then asks the parent's
+    server for workers and fails to wait on a process that is not its child
+    (CPython 3.9 to 3.13 alike). Forgetting that state in the child makes it
+    start its own server, as a fresh program does.
+    """
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None or getattr(server, "_forkserver_pid", None) is None:
+        return
+    alive = server._forkserver_alive_fd
+    server._forkserver_address = None
+    server._forkserver_alive_fd = None
+    server._forkserver_pid = None
+    server._lock = threading.Lock()
+    if alive is not None:
+        try:
+            os.close(alive)  # the parent keeps its own copy, and its server
+        except OSError:
+            pass
 
 
 if hasattr(os, "register_at_fork"):
