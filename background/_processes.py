@@ -89,6 +89,20 @@ def default_start_method() -> str:
 _default_method: str | None = None
 
 
+def _preload_in_fork_server(context: Any) -> None:
+    """Have the fork server import this module, so workers forked from it start warm.
+
+    Adds to the modules the server preloads (``__main__`` by default); it
+    takes effect if the program's fork server has not started yet.
+    """
+    import multiprocessing.forkserver
+
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    preload = list(getattr(server, "_preload_modules", None) or ["__main__"])
+    if __name__ not in preload:
+        context.set_forkserver_preload([*preload, __name__])
+
+
 def start_methods() -> list[str]:
     """The start methods this platform offers."""
     return multiprocessing.get_all_start_methods()
@@ -145,6 +159,8 @@ class ProcessRunner:
         self._name = name
         self._context: Any = multiprocessing.get_context(start_method or default_start_method())
         self.start_method: str = self._context.get_start_method()
+        if self.start_method == "forkserver":
+            _preload_in_fork_server(self._context)
         self._max_tasks = max_tasks_per_worker
         self._setup: bytes | None = None
         self._initializer_name = ""

@@ -732,3 +732,13 @@ def test_a_default_process_pool_uses_the_default_start_method() -> None:
     with background.Pool(1, process=True) as pool:
         assert pool.submit(abs, -3).result(WAIT) == 3
         assert pool._runner.start_method == default_start_method()  # type: ignore[attr-defined]
+
+
+def test_the_fork_server_preloads_the_worker_code() -> None:
+    import multiprocessing.forkserver
+
+    with background.Pool(1, process=True, start_method="forkserver") as pool:
+        assert pool.submit(abs, -2).result(WAIT) == 2
+    preload = multiprocessing.forkserver._forkserver._preload_modules  # type: ignore[attr-defined]
+    assert "background._processes" in preload
+    assert preload[0] == "__main__"  # the program's own preload is kept
