@@ -106,16 +106,15 @@ class ThreadRunner:
             self._threads.add(thread)
         try:
             thread.start()
-        except RuntimeError:  # interpreter shutting down, or out of threads
+        except RuntimeError as error:  # interpreter shutting down, or out of threads
             with self._lock:
                 self._alive -= 1
                 self._threads.discard(thread)
                 stranded = self._alive == 0
-            if stranded:
-                self._fail_queued(RuntimeError("background could not start a worker thread"))
-            else:
-                return
-            raise
+            if stranded:  # no worker will ever take the queued calls: fail them
+                failure = RuntimeError(f"background could not start a worker thread: {error}")
+                failure.__cause__ = error
+                self._fail_queued(failure)
 
     def _retire(self, stopping: bool) -> bool:
         with self._lock:

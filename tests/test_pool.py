@@ -229,3 +229,55 @@ def test_a_dropped_pool_finishes_its_queued_calls_then_frees_its_threads() -> No
     ):
         time.sleep(0.01)
     assert not [t.name for t in threading.enumerate() if t.name.startswith("dropped-")]
+
+
+def test_when_no_worker_thread_can_start_queued_calls_fail_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = background.Pool(2, name="starved")
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    failed = pool.submit(abs, -1)  # every submitted call settles, nothing hangs
+    with pytest.raises(RuntimeError, match="could not start a worker thread: can't start"):
+        failed.result(TIMEOUT)
+    monkeypatch.undo()
+    assert pool.outstanding() == []
+    assert pool.submit(abs, -2).result(TIMEOUT) == 2  # threads can start again: it works
+    pool.shutdown()
+
+
+def test_a_thread_that_cannot_start_beside_a_live_one_strands_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pool = background.Pool(2)
+    release = threading.Event()
+    first = pool.submit(release.wait, TIMEOUT)  # one worker, busy
+    real_start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    second = pool.submit(abs, -5)  # no second thread: it waits for the first worker
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    release.set()
+    assert first.result(TIMEOUT) is True
+    assert second.result(TIMEOUT) == 5
+    pool.shutdown()
+
+
+def test_cancel_queued_cancels_only_calls_not_started() -> None:
+    with background.Pool(1) as pool:
+        release = threading.Event()
+        running = pool.submit(release.wait, TIMEOUT)
+        queued = [pool.submit(abs, -i) for i in range(4)]
+        assert pool.cancel_queued() == 4
+        assert all(f.cancelled() for f in queued)
+        done, not_done = background.wait(queued, timeout=TIMEOUT)
+        assert len(done) == 4
+        assert not not_done
+        release.set()
+        assert running.result(TIMEOUT) is True
