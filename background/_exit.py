@@ -51,6 +51,15 @@ def register(pool: Pool) -> None:
         _registered = True
 
 
+def live_pools() -> list[Pool]:
+    """Every pool still alive, safely copied while other threads make pools."""
+    while True:
+        try:
+            return list(_pools)
+        except RuntimeError:  # "Set changed size during iteration": copy again
+            continue
+
+
 def _adopt(outstanding: Outstanding, runner: Runner, owned: bool) -> None:
     """A pool was collected: keep its outstanding calls in view, free its threads.
 
@@ -64,7 +73,7 @@ def _adopt(outstanding: Outstanding, runner: Runner, owned: bool) -> None:
 
 
 def _all_work() -> list[tuple[Outstanding, Runner]]:
-    return [(pool._outstanding, pool._runner) for pool in list(_pools)] + list(_orphans)
+    return [(pool._outstanding, pool._runner) for pool in live_pools()] + list(_orphans)
 
 
 def finish_outstanding() -> None:
@@ -89,7 +98,7 @@ def finish_outstanding() -> None:
 
 
 def _forget_parent_work_in_child() -> None:
-    for pool in list(_pools):
+    for pool in live_pools():
         pool._outstanding.clear()
     _orphans.clear()
 

@@ -145,9 +145,9 @@ def _callbacks_finished(
     A future counts as done before its callbacks run; a program that waits
     for its tasks expects their callbacks to have run too.
     """
-    from ._exit import _pools
+    from ._exit import live_pools
 
-    for pool in list(_pools):
+    for pool in live_pools():
         ours = [f for f in done if f in pool._outstanding]
         if ours:
             pool._outstanding.wait_gone(ours, deadline)  # type: ignore[arg-type]

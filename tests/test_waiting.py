@@ -191,3 +191,26 @@ def test_waiting_for_everything_from_inside_a_default_pool_task_is_refused() -> 
         waits_for_all().result(TIMEOUT)
     with background.Pool(1) as other:  # another pool's task may wait for the default pool
         assert other.submit(background.results).result(TIMEOUT) == []
+
+
+def test_wait_is_safe_while_other_threads_create_pools(monkeypatch: pytest.MonkeyPatch) -> None:
+    import weakref
+
+    from background import _exit
+
+    class Changing(weakref.WeakSet):  # type: ignore[type-arg]
+        """Fails its first iteration, as when another thread adds a pool meanwhile."""
+
+        failed = False
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            if not Changing.failed:
+                Changing.failed = True
+                raise RuntimeError("Set changed size during iteration")
+            return super().__iter__()
+
+    pools = Changing(_exit._pools)
+    monkeypatch.setattr(_exit, "_pools", pools)
+    future = background.run(abs, -1)
+    assert background.wait([future], timeout=TIMEOUT) == ({future}, set())
+    assert Changing.failed
