@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
@@ -55,9 +56,20 @@ def _progress_bar(total: int, progress: object) -> Any:
     return tqdm(total=total, **options)
 
 
-def _cancel_on_interrupt(futures: Iterable[concurrent.futures.Future[Any]]) -> None:
-    for future in futures:
-        future.cancel()
+@contextlib.contextmanager
+def _waiting_on(items: list[concurrent.futures.Future[Any]], bar: Any) -> Iterator[None]:
+    """While blocked on *items*: lend a worker's slot, and on Ctrl-C cancel what
+    has not started; close the progress bar in the end."""
+    try:
+        with _lend_worker(_Pending(items)):
+            yield
+    except KeyboardInterrupt:
+        for future in items:
+            future.cancel()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def wait(
@@ -102,20 +114,13 @@ def wait(
         )
     deadline = None if timeout is None else time.monotonic() + timeout
     bar = _progress_bar(len(items), progress)
-    try:
-        with _lend_worker(_Pending(items)):
-            if bar is None:
-                done, not_done = concurrent.futures.wait(items, timeout, return_when)
-            else:
-                done, not_done = _wait_with_bar(items, timeout, return_when, bar)
-            _callbacks_finished(done, deadline)
-        return DoneAndNotDone(done, not_done)
-    except KeyboardInterrupt:
-        _cancel_on_interrupt(items)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+    with _waiting_on(items, bar):
+        if bar is None:
+            done, not_done = concurrent.futures.wait(items, timeout, return_when)
+        else:
+            done, not_done = _wait_with_bar(items, timeout, return_when, bar)
+        _callbacks_finished(done, deadline)
+    return DoneAndNotDone(done, not_done)
 
 
 def _wait_with_bar(
@@ -178,18 +183,11 @@ def as_completed(
 def _as_completed(
     items: list[concurrent.futures.Future[T]], timeout: float | None, bar: Any
 ) -> Iterator[concurrent.futures.Future[T]]:
-    try:
-        with _lend_worker(_Pending(items)):
-            for future in concurrent.futures.as_completed(items, timeout):
-                if bar is not None:
-                    bar.update(1)
-                yield future
-    except KeyboardInterrupt:
-        _cancel_on_interrupt(items)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
+    with _waiting_on(items, bar):
+        for future in concurrent.futures.as_completed(items, timeout):
+            if bar is not None:
+                bar.update(1)
+            yield future
 
 
 def results(
