@@ -102,3 +102,15 @@ class _Module(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Module
+
+
+def _wait_for_tasks_at_exit() -> None:
+    # When the main thread ends, background waits for every pool's work:
+    # see background/_exit.py. The module is light.
+    from . import _exit
+
+    _exit.stay_first_at_exit()
+
+
+_wait_for_tasks_at_exit()
+del _wait_for_tasks_at_exit

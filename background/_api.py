@@ -58,7 +58,15 @@ def callback(fn: C, /) -> C:
 
 
 def remove_callback(fn: Callable[[Future[Any]], object], /) -> None:
-    """Stop adding *fn* (registered with :func:`background.callback`) to new tasks."""
+    """Stop adding *fn* (registered with :func:`background.callback`) to new tasks.
+
+    Tasks submitted already keep it. Removing a callable that is not
+    registered does nothing.
+    """
+    if not callable(fn):
+        raise TypeError(
+            f"background.remove_callback expects a callable, got {_validate.describe(fn)}"
+        )
     _default.remove_callback(fn)
 
 

@@ -146,6 +146,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         self.client = client
         self._owns_client = owns_client
         self._settler = Pool(_SETTLERS, name=settler_name)
+        self._settler._settles_other_pools = True  # dask's daemon thread submits at exit too
         self._lock = threading.Lock()
         self._unfinished: dict[concurrent.futures.Future[Any], None] = {}
         self._closed = False

@@ -4,6 +4,12 @@ One daemon thread, started on first use, keeps a heap of deadlines. When one
 passes and its call has not finished, the call's future fails with
 :class:`concurrent.futures.TimeoutError`; the call itself goes on running,
 since a thread cannot be stopped from outside.
+
+Failing a future runs its done-callbacks, which may take their time (or wait
+for other tasks): that happens in settler threads, never in the deadline
+thread, so that one slow callback cannot hold up every other timeout. A
+settler that finds no work for a while ends; a new one starts whenever all
+are busy.
 """
 
 from __future__ import annotations
@@ -13,16 +19,24 @@ import itertools
 import os
 import threading
 import time
+from collections import deque
 from concurrent.futures import TimeoutError as FuturesTimeoutError
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._job import Job
 
+#: How long an idle settler thread waits for more work before it ends.
+SETTLER_IDLE_SECONDS = 2.0
+
 _condition = threading.Condition()
 _heap: list[tuple[float, int, list[Any]]] = []
 _order = itertools.count()
 _thread: threading.Thread | None = None
+
+_settling = threading.Condition()
+_expired: deque[tuple[Job, BaseException]] = deque()
+_idle_settlers = 0
 
 
 def arm(job: Job, seconds: float) -> None:
@@ -33,7 +47,9 @@ def arm(job: Job, seconds: float) -> None:
     with _condition:
         heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         if _thread is None:
-            _thread = threading.Thread(target=_watch, name="background-deadlines", daemon=True)
+            from ._threads import daemon_thread
+
+            _thread = daemon_thread(_watch, "background-deadlines")
             _thread.start()
         _condition.notify()
 
@@ -50,21 +66,67 @@ def _watch() -> None:
                     continue
                 _condition.wait(None if not _heap else _heap[0][0] - now)
         fired = list(entry)  # a done-callback may clear it meanwhile
+        del entry
         if len(fired) == 2:
             job, seconds = fired
-            job.expire(
+            _hand_over(
+                job,
                 FuturesTimeoutError(
                     f"{job.name} did not finish within its timeout of {seconds:g} s "
                     "(it may still be running: a thread cannot be stopped)"
-                )
+                ),
             )
+            del job
+        del fired
+
+
+def _hand_over(job: Job, error: BaseException) -> None:
+    """Have a settler thread fail *job*'s future; start one if all are busy."""
+    with _settling:
+        _expired.append((job, error))
+        if _idle_settlers >= len(_expired):
+            _settling.notify()
+            return
+    from ._threads import start_daemon_thread
+
+    if not start_daemon_thread(_settle, "background-timeouts"):
+        _settle_all_now()  # no thread can start (the interpreter is exiting): here, then
+
+
+def _settle() -> None:
+    global _idle_settlers
+    while True:
+        with _settling:
+            if not _expired:
+                _idle_settlers += 1
+                try:
+                    _settling.wait(SETTLER_IDLE_SECONDS)
+                finally:
+                    _idle_settlers -= 1
+                if not _expired:
+                    return
+            job, error = _expired.popleft()
+        job.expire(error)
+        del job, error
+
+
+def _settle_all_now() -> None:
+    while True:
+        with _settling:
+            if not _expired:
+                return
+            job, error = _expired.popleft()
+        job.expire(error)
 
 
 def _forget_in_child() -> None:
-    global _condition, _thread
+    global _condition, _thread, _settling, _idle_settlers
     _condition = threading.Condition()
     _heap.clear()
     _thread = None
+    _settling = threading.Condition()
+    _expired.clear()
+    _idle_settlers = 0
 
 
 if hasattr(os, "register_at_fork"):

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
+
+from ._exit import executor_module
+
+if TYPE_CHECKING:
+    from concurrent.futures.process import BrokenProcessPool
+else:  # importable while the interpreter exits, for a pool made then
+    BrokenProcessPool = executor_module("concurrent.futures.process").BrokenProcessPool
 
 
 class WorkerDied(BrokenProcessPool):

@@ -1,54 +1,153 @@
 """What happens at interpreter exit: submitted work finishes, nothing hangs.
 
-Before Python joins its threads, every live pool's outstanding calls are
-waited for, so fire-and-forget work is not lost. Ctrl-C during that wait
-cancels the calls that have not started and lets the interpreter exit; the
-worker threads are daemons, so a call that never ends cannot hang the exit.
-Finally, failed futures whose exception nobody retrieved are logged.
+When the main thread ends, before Python joins its other threads, background
+waits until no pool has outstanding calls: the calls queued and running then,
+and every call that they, their callbacks or other non-daemon threads submit
+meanwhile, to any pool, including pools made during the wait. Python then
+joins the non-daemon threads; what they submit while it does is waited for by
+the first of the exit hooks (:mod:`atexit`), before the others run. From then
+on every submission is refused with a :class:`RuntimeError`.
+
+A daemon thread's submissions are refused as soon as the main thread has
+ended, as the standard library's executors refuse them: the interpreter
+would kill the thread anyway, and a daemon thread that keeps submitting (a
+heartbeat) would otherwise keep the program alive for ever. A task that
+resubmits itself for ever does keep it alive, as a non-daemon thread that
+loops for ever does.
+
+Ctrl-C during a wait cancels the calls that have not started, refuses every
+later submission and lets the interpreter exit: worker threads are daemons,
+so a call that never ends cannot hang the exit. Finally, failed futures whose
+exception nobody retrieved are logged.
+
+This module stays light: it is imported at exit even by a program that never
+made a pool.
 """
 
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
+import functools
+import importlib
 import os
+import sys
 import threading
 import weakref
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable
-
-from ._future import logger, report_all_unretrieved
 
 if TYPE_CHECKING:
     from ._outstanding import Outstanding
     from ._pool import Pool, Runner
 
+#: The program runs; the main thread has ended and the exit waits for the
+#: work; or the wait is over and nothing more runs.
+RUNNING, EXITING, OVER = 0, 1, 2
+phase = RUNNING
+
 _pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 #: The work of pools collected while calls were still outstanding (a pool
 #: dropped without shutdown, or after ``shutdown(wait=False)``): waited for too.
 _orphans: list[tuple[Outstanding, Runner]] = []
-_registered = False
 _lock = threading.Lock()
+_reporting = False
+_hooks_seen = -1
+_last_wait_registered = False
+#: Exit hooks of standard-library modules first imported during the exit.
+_late_hooks: list[Callable[[], object]] = []
+
+
+def stay_first_at_exit() -> None:
+    """Have threading run background's wait first when the main thread ends.
+
+    Threading runs its exit hooks in the reverse order of registration, and
+    the standard library's executors register one that stops them (when
+    ``concurrent.futures.thread`` or ``.process`` is first imported): a pool
+    that runs calls on such an executor (dask's callbacks run on one) needs
+    it to work until background's wait is over. So background registers its
+    wait again whenever another hook was registered after it; the first run
+    does the work, the others return at once.
+    """
+    global phase, _hooks_seen
+    hooks = getattr(threading, "_threading_atexits", None)
+    if hooks is not None and len(hooks) == _hooks_seen:
+        return
+    register = getattr(threading, "_register_atexit", None) or atexit.register
+    try:
+        register(main_thread_ended)
+    except RuntimeError:  # the main thread has ended already
+        if _hooks_seen < 0:  # background was imported after that: too late to wait
+            phase = OVER
+        return
+    _hooks_seen = len(hooks) if hooks is not None else 0
 
 
 def register(pool: Pool) -> None:
     """Wait for *pool*'s outstanding calls when the interpreter exits."""
-    global _registered
+    global _reporting
+    stay_first_at_exit()  # the pool's modules may have registered hooks of their own
+    from ._threads import start_daemon_thread  # noqa: F401 - loaded now, used by _adopt
+
     _pools.add(pool)
-    owned = pool._kind == "threads"  # an executor handed in belongs to its owner
+    owned = pool._kind != "executor"  # an executor handed in belongs to its owner
     finalizer = weakref.finalize(pool, _adopt, pool._outstanding, pool._runner, owned)
     finalizer.atexit = False
     with _lock:
-        if _registered:
+        if not _reporting:
+            from ._future import report_all_unretrieved
+
+            atexit.register(report_all_unretrieved)
+            _reporting = True
+        if _last_wait_registered:
+            # A pool made while the exit waits: its modules may just have
+            # registered exit hooks (a process pool's stop its workers); the
+            # last wait must still run before them.
+            atexit.unregister(_last_wait)
+            atexit.register(_last_wait)
+
+
+def refuse_if_exiting(pool: Pool, fn: Callable[..., Any]) -> None:
+    """Raise :class:`RuntimeError` if a call submitted now could not run to its end."""
+    if phase == RUNNING:
+        return
+    if phase == EXITING:
+        if pool._settles_other_pools or not threading.current_thread().daemon:
             return
-        hook: Callable[[Callable[[], None]], Any] = getattr(
-            threading, "_register_atexit", atexit.register
+        from ._future import in_background_work
+
+        if in_background_work():  # a task or a done-callback: its work is waited for
+            return
+        reason = (
+            "the interpreter is exiting (the main thread has ended, and a daemon "
+            "thread's calls are refused: the thread is killed at exit)"
         )
-        try:
-            hook(finish_outstanding)
-        except RuntimeError:  # already shutting down: nothing left to wait for
-            return
-        atexit.register(report_all_unretrieved)
-        _registered = True
+    else:
+        reason = "the interpreter is exiting"
+    from ._job import task_name
+
+    raise RuntimeError(f"cannot submit {task_name(fn)}: {reason}")
+
+
+def main_thread_ended() -> None:
+    """Threading calls this when the main thread ends: wait for every pool's work."""
+    global phase, _last_wait_registered
+    if phase != RUNNING:
+        return
+    phase = EXITING
+    if finish_outstanding():
+        with _lock:
+            atexit.register(_last_wait)
+            _last_wait_registered = True
+    _run_late_hooks()
+
+
+def _last_wait() -> None:
+    """The first exit hook: wait for what threads submitted while Python joined them."""
+    global phase
+    if phase == EXITING:
+        finish_outstanding()
+        phase = OVER
+    _run_late_hooks()
 
 
 def live_pools() -> list[Pool]:
@@ -61,45 +160,124 @@ def live_pools() -> list[Pool]:
 
 
 def _adopt(outstanding: Outstanding, runner: Runner, owned: bool) -> None:
-    """A pool was collected: keep its outstanding calls in view, free its threads.
+    """A pool was collected: keep its outstanding calls in view, free its workers.
 
     Its queued calls still run (the workers stop behind them), as with a
-    dropped :class:`concurrent.futures.ThreadPoolExecutor`.
+    dropped :class:`concurrent.futures.ThreadPoolExecutor`. It may run in
+    any thread, in the middle of any code (the garbage collector calls it):
+    it takes no lock, and the runner is shut down from a thread of its own.
     """
+    for adopted in list(_orphans):
+        if not len(adopted[0]):
+            try:
+                _orphans.remove(adopted)
+            except ValueError:  # removed meanwhile by another thread
+                pass
     if len(outstanding):
         _orphans.append((outstanding, runner))
     if owned:
-        runner.shutdown(wait=False, cancel_futures=False)
+        from ._threads import start_daemon_thread
+
+        stop = functools.partial(runner.shutdown, False, False)
+        if not start_daemon_thread(stop, "background-dropped-pool"):
+            stop()
 
 
-def _all_work() -> list[tuple[Outstanding, Runner]]:
-    return [(pool._outstanding, pool._runner) for pool in live_pools()] + list(_orphans)
+def _all_outstanding() -> list[Outstanding]:
+    return [pool._outstanding for pool in live_pools()] + [work for work, _ in _orphans]
 
 
-def finish_outstanding() -> None:
-    """Wait for every pool's outstanding calls; Ctrl-C cancels the rest."""
+def _wait_until_idle() -> None:
+    """Return once no pool has outstanding calls and none was submitted meanwhile.
+
+    A call ends before its pool is looked at, after submitting to a pool
+    looked at already: the submission counts tell.
+    """
+    import concurrent.futures
+
+    while True:
+        work = _all_outstanding()
+        submitted = {outstanding: outstanding.added for outstanding in work}
+        busy = False
+        for outstanding in work:
+            pending = outstanding.snapshot()
+            if pending:
+                busy = True
+                concurrent.futures.wait(pending)
+                outstanding.wait_gone(pending, None)
+        if not busy and all(
+            outstanding.added == submitted.get(outstanding, 0)
+            for outstanding in _all_outstanding()
+        ):
+            return
+
+
+def finish_outstanding() -> bool:
+    """Wait until no pool has outstanding calls; ``False`` if Ctrl-C cut it short.
+
+    Ctrl-C refuses every later submission, cancels the calls that have not
+    started and logs how many were cancelled and how many were left running.
+    """
+    global phase
     try:
-        for work, _ in _all_work():
-            while True:
-                outstanding = work.snapshot()
-                if not outstanding:
-                    break
-                concurrent.futures.wait(outstanding)
-                work.wait_gone(outstanding, None)
+        _wait_until_idle()
+        return True
     except KeyboardInterrupt:
-        everything = _all_work()
-        cancelled = sum(runner.cancel_queued() for _, runner in everything)
-        running = sum(len(work) for work, _ in everything)
+        phase = OVER
+        everything = live_pools()
+        cancelled = sum(pool._runner.cancel_queued() for pool in everything)
+        cancelled += sum(runner.cancel_queued() for _, runner in list(_orphans))
+        running = sum(len(work) for work in _all_outstanding())
+        from ._future import logger
+
         logger.warning(
             "interrupted at exit: %d background tasks cancelled, %d left running",
             cancelled,
             running,
         )
+        return False
+
+
+def executor_module(name: str) -> ModuleType:
+    """Import ``concurrent.futures.thread`` or ``.process``, even during the exit.
+
+    Each registers an exit hook with threading on first import, which threading
+    refuses once the main thread has ended ("can't register atexit after
+    shutdown"); background needs them then for a pool made while the exit
+    waits. Such a hook is kept and run when background's wait ends, which is
+    when threading would have run it.
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    try:
+        return importlib.import_module(name)
+    except RuntimeError:
+        if not getattr(threading, "_SHUTTING_DOWN", False):
+            raise
+    with _lock:
+        register = threading._register_atexit  # type: ignore[attr-defined]
+        threading._register_atexit = _keep_late_hook  # type: ignore[attr-defined]
+        try:
+            return importlib.import_module(name)
+        finally:
+            threading._register_atexit = register  # type: ignore[attr-defined]
+
+
+def _keep_late_hook(hook: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+    _late_hooks.append(functools.partial(hook, *args, **kwargs))
+
+
+def _run_late_hooks() -> None:
+    while _late_hooks:
+        _late_hooks.pop()()
 
 
 def _forget_parent_work_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
     for pool in live_pools():
-        pool._outstanding.clear()
+        pool._forget_parent_in_child()
     _orphans.clear()
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
-import inspect
 import weakref
 from typing import Any
 
@@ -62,6 +61,8 @@ class ExecutorRunner:
 
 
 def _accepts_cancel_futures(executor: concurrent.futures.Executor) -> bool:
+    import inspect
+
     try:
         parameters = inspect.signature(executor.shutdown).parameters.values()
     except (TypeError, ValueError):  # pragma: no cover - a C-implemented shutdown
@@ -94,8 +95,4 @@ def _settle(job: Job, inner: concurrent.futures.Future[Any]) -> None:
 
 def _start(job: Job) -> bool:
     """Mark the job running; ``False`` (and released) if cancelled or timed out."""
-    try:
-        return job.start()
-    except RuntimeError:  # its timeout failed the future already; the call has ended now
-        job.release()
-        return False
+    return job.start()  # a timed-out call has ended now: its place is given back

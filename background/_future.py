@@ -1,8 +1,10 @@
 """The Future that every background task returns.
 
-It is a plain :class:`concurrent.futures.Future` with three additions: it can be
-awaited, it reports an exception that nobody retrieved, and waiting on it from
-inside a worker lends the pool an extra worker so nested tasks cannot deadlock.
+It is a plain :class:`concurrent.futures.Future` with these additions: it can be
+awaited, it reports an exception that nobody retrieved, a done-callback that
+raises anything at all is logged instead of ending the thread that ran it, and
+waiting on it from inside a worker lends the pool an extra worker so nested
+tasks cannot deadlock.
 """
 
 from __future__ import annotations
@@ -11,21 +13,44 @@ import concurrent.futures
 import logging
 import threading
 import weakref
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
+from contextlib import AbstractContextManager
 from typing import Any, Callable, Protocol, TypeVar
 
 T = TypeVar("T")
 
 _FINISHED = concurrent.futures._base.FINISHED
+_DONE = (concurrent.futures._base.CANCELLED, concurrent.futures._base.CANCELLED_AND_NOTIFIED)
 
 logger = logging.getLogger("background")
 
 #: Failed futures whose exception nobody has looked at yet; reported at exit.
 _unretrieved: weakref.WeakSet[Future[Any]] = weakref.WeakSet()
 
-#: Set by worker threads: a context manager factory that frees the worker's slot
-#: while it blocks on another future.
-_worker = threading.local()
+
+class ThreadState(threading.local):
+    """What background knows about the current thread."""
+
+    #: Set by worker threads: a context manager factory that frees the
+    #: worker's slot while it blocks on another future.
+    lend: Callable[[], AbstractContextManager[None]] | None = None
+    #: The ``max_pending`` gates held by the call (or the callbacks) this
+    #: thread runs now: a call submitted from there never waits on them.
+    held: tuple[Any, ...] = ()
+
+    def __init__(self) -> None:
+        #: The futures whose done-callbacks this thread is running, innermost last.
+        self.callbacks_of: list[Future[Any]] = []
+        self.awaiting: _AwaitLoan | None = None
+
+
+_worker = ThreadState()
+
+
+def in_background_work() -> bool:
+    """``True`` in a worker thread or in a done-callback of a background future."""
+    state = _worker
+    return state.lend is not None or bool(state.callbacks_of)
 
 
 class Future(concurrent.futures.Future[T]):
@@ -34,21 +59,34 @@ class Future(concurrent.futures.Future[T]):
     Use it as any other future (``result()``, ``exception()``, ``done()``,
     ``add_done_callback()``, :func:`concurrent.futures.wait`), and also:
 
-    * ``await`` it from a coroutine;
+    * ``await`` it from a coroutine (inside a task too: the waiting worker's
+      place is lent meanwhile);
     * rely on it to log an exception that nobody retrieved, with the task's
       name and traceback, on the ``"background"`` logger;
     * call ``result()`` on it from inside another task: the waiting worker's
-      place is lent to the pool meanwhile, so nested tasks never deadlock.
+      place is lent to the pool meanwhile, so nested tasks never deadlock;
+    * attach callbacks with ``add_done_callback()`` without fear: one that
+      raises anything, :class:`SystemExit` and :class:`KeyboardInterrupt`
+      included, is logged on the ``"background"`` logger with its traceback,
+      and the other callbacks and the worker go on. (Only a
+      :class:`KeyboardInterrupt` in the main thread goes on up: that is a
+      Ctrl-C.)
     """
 
     _log_exception = False
+    #: Set by map for calls it no longer wants: their failure is nobody's news.
+    _abandoned = False
     _task_name = "task"
+    #: The max_pending gates the call holds until it and its callbacks end.
+    _gates: tuple[Any, ...] = ()
 
     def set_exception(self, exception: BaseException | None) -> None:
         """Store the task's exception (called by the pool, not by users)."""
-        self._log_exception = True
+        if not self._abandoned:
+            self._log_exception = True
         super().set_exception(exception)
-        _unretrieved.add(self)
+        if not self._abandoned:
+            _unretrieved.add(self)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """Return the task's exception, or ``None`` if it succeeded."""
@@ -70,10 +108,48 @@ class Future(concurrent.futures.Future[T]):
             if self.done():
                 self._log_exception = False
 
+    def add_done_callback(self, fn: Callable[[concurrent.futures.Future[T]], object]) -> None:
+        """Call ``fn(future)`` once the future is done (at once if it is already).
+
+        A callback that raises is logged and stops nothing; see the class.
+        """
+        if not callable(fn):
+            from . import _validate
+
+            raise TypeError(f"add_done_callback() expects a callable, got {_validate.describe(fn)}")
+        with self._condition:
+            if self._state != _FINISHED and self._state not in _DONE:
+                self._done_callbacks.append(fn)
+                return
+        self._run_callbacks([fn])
+
+    def _invoke_callbacks(self) -> None:
+        # The standard library logs an Exception from a callback but lets any
+        # other BaseException escape, which would end the worker thread silently
+        # and skip the pool's bookkeeping after it.
+        self._run_callbacks(self._done_callbacks)
+
+    def _run_callbacks(self, callbacks: Iterable[Callable[[Any], object]]) -> None:
+        state = _worker
+        state.callbacks_of.append(self)
+        held = state.held
+        if self._gates:
+            state.held = held + self._gates
+        try:
+            for callback in callbacks:
+                call_callback(callback, self, None)
+        finally:
+            state.held = held
+            state.callbacks_of.pop()
+
     def __await__(self) -> Generator[Any, None, T]:
         import asyncio
 
-        return asyncio.wrap_future(self).__await__()
+        waiting = asyncio.wrap_future(self).__await__()
+        lend = _worker.lend
+        if lend is None or self.done():
+            return waiting
+        return _lending_while(waiting, lend)
 
     def __del__(self) -> None:
         if self._log_exception:
@@ -81,6 +157,42 @@ class Future(concurrent.futures.Future[T]):
 
     def _retrieved(self) -> None:
         self._log_exception = False
+
+    def _abandon(self) -> None:
+        """Nobody will look at this future: never report its exception."""
+        self._abandoned = True
+        self._log_exception = False
+
+
+def call_callback(
+    callback: Callable[[Any], object], future: Future[Any], task: Callable[..., Any] | None
+) -> None:
+    """Call a done-callback; log whatever it raises, naming it and the *task* function.
+
+    Only a Ctrl-C in the main thread goes on up.
+    """
+    try:
+        callback(future)
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt) and (
+            threading.current_thread() is threading.main_thread()
+        ):
+            raise
+        from ._job import task_name
+
+        try:
+            if task is None:
+                logger.exception("callback %s raised for %r", task_name(callback), future)
+            else:
+                name = task_name(task)
+                logger.exception("callback %s raised for task %s", task_name(callback), name)
+        except Exception:  # pragma: no cover - logging torn down at interpreter exit
+            pass
+
+
+def running_callbacks() -> list[Future[Any]]:
+    """The futures whose done-callbacks run in this thread now."""
+    return _worker.callbacks_of
 
 
 def report_unretrieved(future: Future[Any]) -> None:
@@ -129,5 +241,52 @@ def _lend_worker(future: Waitable) -> Any:
     """While a worker thread blocks on an unfinished *future*, lend its place."""
     if future.done():
         return _NO_LOAN
-    lend: Callable[[], Any] | None = getattr(_worker, "lend", None)
+    lend = _worker.lend
     return _NO_LOAN if lend is None else lend()
+
+
+class _AwaitLoan:
+    """A worker's place, lent while coroutines in that thread await futures.
+
+    An event loop run inside a task may await many futures at once: the place
+    is lent once, from the first await until the last one ends.
+    """
+
+    __slots__ = ("count", "lend", "loan", "lock")
+
+    def __init__(self, lend: Callable[[], AbstractContextManager[None]]) -> None:
+        self.lend = lend
+        self.count = 0
+        self.loan: AbstractContextManager[None] | None = None
+        self.lock = threading.Lock()
+
+    def open(self) -> None:
+        with self.lock:
+            self.count += 1
+            if self.count == 1:
+                loan = self.lend()
+                loan.__enter__()
+                self.loan = loan
+
+    def close(self) -> None:
+        with self.lock:
+            self.count -= 1
+            if self.count:
+                return
+            loan, self.loan = self.loan, None
+        if loan is not None:
+            loan.__exit__(None, None, None)
+
+
+def _lending_while(
+    waiting: Generator[Any, None, T], lend: Callable[[], AbstractContextManager[None]]
+) -> Generator[Any, None, T]:
+    state = _worker
+    loan = state.awaiting
+    if loan is None or loan.lend is not lend:
+        loan = state.awaiting = _AwaitLoan(lend)
+    loan.open()
+    try:
+        return (yield from waiting)
+    finally:
+        loan.close()  # the loan object itself: right even if closed from another thread

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextvars
-import threading
 from concurrent.futures import InvalidStateError
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ._future import Future
+from ._future import _FINISHED, Future, _worker
 from ._outstanding import Outstanding
+
+if TYPE_CHECKING:
+    from ._gate import Gate
 
 
 def task_name(fn: Callable[..., Any]) -> str:
@@ -36,7 +38,7 @@ class Job:
         kwargs: dict[str, Any],
         context: contextvars.Context | None,
         outstanding: Outstanding,
-        gates: tuple[threading.Semaphore, ...] = (),
+        gates: tuple[Gate, ...] = (),
         timeout: float | None = None,
     ) -> None:
         self.future = future
@@ -63,11 +65,20 @@ class Job:
             from . import _deadlines
 
             _deadlines.arm(self, self.timeout)
+        gates = self.gates
+        held: tuple[Gate, ...] = ()
+        if gates:  # what this call submits must not wait on its own places
+            held = _worker.held
+            _worker.held = held + gates
         try:
-            if self.context is None:
-                result = self.fn(*self.args, **self.kwargs)
-            else:
-                result = self.context.run(self.fn, *self.args, **self.kwargs)
+            try:
+                if self.context is None:
+                    result = self.fn(*self.args, **self.kwargs)
+                else:
+                    result = self.context.run(self.fn, *self.args, **self.kwargs)
+            finally:
+                if gates:
+                    _worker.held = held
         except BaseException as exception:
             self.set_exception(exception)
             # The traceback holds this frame; drop our references so that the
@@ -78,34 +89,45 @@ class Job:
                 self.future.set_result(result)
             except InvalidStateError:  # settled already, by a timeout
                 pass
-            self.release()
+            finally:
+                self.release()
 
     def start(self) -> bool:
-        """Mark the future running; ``False`` (and released) if it was cancelled."""
-        if self.future.set_running_or_notify_cancel():
-            return True
-        self.release()
-        return False
+        """Mark the future running; ``False`` (and released) if it was cancelled.
+
+        Also ``False`` (and released) if its timeout already failed it, which
+        the standard library would log as a future "in unexpected state".
+        """
+        future = self.future
+        with future._condition:
+            started = future._state != _FINISHED and future.set_running_or_notify_cancel()
+        if not started:
+            self.release()
+        return started
 
     def set_result(self, result: Any) -> None:
         """Settle the future with *result* (unless a timeout already settled it)."""
-        if not self.future.done():
-            try:
-                self.future.set_result(result)
-            except InvalidStateError:  # settled meanwhile, by a timeout
-                pass
-        self.release()
+        try:
+            if not self.future.done():
+                try:
+                    self.future.set_result(result)
+                except InvalidStateError:  # settled meanwhile, by a timeout
+                    pass
+        finally:
+            self.release()
 
     def set_exception(self, exception: BaseException) -> None:
         """Settle the future with *exception*, naming the task for the logs."""
         future = self.future
-        if not future.done():
-            future._task_name = self.name
-            try:
-                future.set_exception(exception)
-            except InvalidStateError:  # settled meanwhile, by a timeout
-                pass
-        self.release()
+        try:
+            if not future.done():
+                future._task_name = self.name
+                try:
+                    future.set_exception(exception)
+                except InvalidStateError:  # settled meanwhile, by a timeout
+                    pass
+        finally:
+            self.release()
 
     def expire(self, error: BaseException) -> None:
         """Fail the future of a call that ran over its time limit and cannot be stopped.
@@ -132,6 +154,6 @@ class Job:
     def release(self) -> None:
         """Forget the job: it no longer counts as outstanding or pending."""
         self.outstanding.discard(self.future)
-        for gate in self.gates:
-            gate.release()
-        self.gates = ()
+        gates, self.gates = self.gates, ()
+        for gate in gates:
+            gate.leave()

@@ -18,16 +18,20 @@ class Outstanding:
     also waits for its callbacks (a future counts as done before they run).
     """
 
-    __slots__ = ("_changed", "_waiting", "futures")
+    __slots__ = ("_changed", "_waiting", "added", "futures")
 
     def __init__(self) -> None:
         self.futures: dict[Future[Any], None] = {}
         self._changed = threading.Condition(threading.Lock())
         self._waiting = 0
+        #: How many calls were ever added (under the pool's lock): the exit
+        #: wait compares it to tell that nothing was submitted meanwhile.
+        self.added = 0
 
     def add(self, future: Future[Any]) -> None:
-        """Count *future* as outstanding."""
+        """Count *future* as outstanding (the caller holds the pool's lock)."""
         self.futures[future] = None
+        self.added += 1
 
     def discard(self, future: Future[Any]) -> None:
         """*future* and its callbacks are done: forget it, wake any waiter."""
@@ -41,8 +45,10 @@ class Outstanding:
         return list(self.futures.copy())
 
     def clear(self) -> None:
-        """Forget everything (in a forked child: the parent's calls)."""
+        """Forget everything (in a forked child: the parent's calls and waiters)."""
         self.futures.clear()
+        self._changed = threading.Condition(threading.Lock())
+        self._waiting = 0
 
     def __len__(self) -> int:
         return len(self.futures)

@@ -10,8 +10,9 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, cast, overload
 
-from . import _validate
-from ._future import Future
+from . import _exit, _validate
+from ._future import Future, _worker, call_callback
+from ._gate import Gate, enter_all
 from ._job import Job, task_name
 from ._outstanding import Outstanding
 
@@ -83,11 +84,17 @@ class Pool(concurrent.futures.Executor):
             informative, as the executor decides its own concurrency.
         name: prefix of the worker threads' names.
         max_pending: at most this many submitted calls may be unfinished;
-            ``submit`` blocks until one finishes.
-        initializer: called with *initargs* in every new worker. In a
-            process pool, if it raises, the pool is broken: every call fails
-            with :class:`concurrent.futures.process.BrokenProcessPool`.
-        initargs: arguments for *initializer*.
+            ``submit`` blocks until one finishes. A call submitted from
+            inside one of this pool's calls, or from a done-callback of one,
+            never blocks (its caller could not finish first: that would be a
+            deadlock) but still counts, so nested calls may pass the limit.
+        initializer: called with *initargs* in every new worker. If it
+            raises, the pool is broken, as in the standard library's
+            executors: every queued and later call fails with
+            :class:`concurrent.futures.thread.BrokenThreadPool` (threads) or
+            :class:`concurrent.futures.process.BrokenProcessPool` (processes),
+            whose message names the initializer and its error.
+        initargs: a tuple of arguments for *initializer*.
         start_method: how worker processes start: ``"fork"``, ``"spawn"`` or
             ``"forkserver"``; only with ``process=True``. Default: the method
             chosen with :func:`multiprocessing.set_start_method`, else the
@@ -111,6 +118,10 @@ class Pool(concurrent.futures.Executor):
         [1, 2, 4, 8, 16]
     """
 
+    #: Set on a pool that settles other pools' calls (dask's callback pool):
+    #: it takes calls from any thread while the exit waits for those calls.
+    _settles_other_pools = False
+
     def __init__(
         self,
         n: int | None = None,
@@ -129,6 +140,9 @@ class Pool(concurrent.futures.Executor):
         max_pending = _validate.optional_positive_int(max_pending, "max_pending")
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, got {_validate.describe(initializer)}")
+        _validate.initargs(initargs, initializer)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {_validate.describe(name)}")
         if executor is not None and not isinstance(executor, concurrent.futures.Executor):
             raise TypeError(
                 "executor must be a concurrent.futures.Executor, "
@@ -150,8 +164,7 @@ class Pool(concurrent.futures.Executor):
         self._shutdown = False
         self._shutdown_lock = threading.Lock()
         self._outstanding = Outstanding()
-        self._gate = threading.BoundedSemaphore(max_pending) if max_pending else None
-        self._gates: tuple[threading.Semaphore, ...] = (self._gate,) if self._gate else ()
+        self._gates: tuple[Gate, ...] = (Gate(max_pending),) if max_pending else ()
         self.max_pending = max_pending
         self._runner: Runner
         self._kind = "executor" if executor is not None else "processes" if process else "threads"
@@ -174,8 +187,6 @@ class Pool(concurrent.futures.Executor):
             from ._threads import ThreadRunner
 
             self._runner = ThreadRunner(n, self._name, initializer, initargs)
-        from . import _exit
-
         _exit.register(self)
 
     @property
@@ -207,9 +218,16 @@ class Pool(concurrent.futures.Executor):
         return self._outstanding.snapshot()
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
-        """Run ``fn(*args, **kwargs)`` in the background; return its future at once."""
-        if not callable(fn):
-            raise TypeError(f"submit() expects a callable, got {_validate.describe(fn)}")
+        """Run ``fn(*args, **kwargs)`` in the background; return its future at once.
+
+        Raises:
+            TypeError: *fn* is not callable, or is a coroutine function, an
+                async generator function or a generator function (see
+                :func:`background.task`).
+            RuntimeError: the pool is shut down, or the interpreter is exiting
+                (see :doc:`/guarantees`).
+        """
+        _validate.task_function(fn, "Pool.submit()", decorating=False)
         return self._submit(fn, args, kwargs, (), ())
 
     def _submit(
@@ -218,15 +236,19 @@ class Pool(concurrent.futures.Executor):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         callbacks: tuple[Callable[[Future[Any]], object], ...],
-        gates: tuple[threading.Semaphore, ...],
+        gates: tuple[Gate, ...],
         timeout: float | None = None,
     ) -> Future[Any]:
         if self.closed:  # fail fast; checked again below, under the lock
             raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
+        if _exit.phase:
+            _exit.refuse_if_exiting(self, fn)
         gates = gates + self._gates
-        for gate in gates:
-            gate.acquire()
         future: Future[Any] = Future()
+        if gates:
+            # Never wait on a place that the caller (a call or a callback) holds.
+            enter_all(gates, _worker.held)
+            future._gates = gates
         if callbacks:
             future.add_done_callback(_Callbacks(callbacks, fn))
         context = None if self._process else contextvars.copy_context()
@@ -239,6 +261,12 @@ class Pool(concurrent.futures.Executor):
             if self._shutdown:
                 job.release()
                 raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
+            if _exit.phase:
+                try:
+                    _exit.refuse_if_exiting(self, fn)
+                except RuntimeError:
+                    job.release()
+                    raise
             self._outstanding.add(future)
             try:
                 self._runner.start(job)
@@ -279,8 +307,7 @@ class Pool(concurrent.futures.Executor):
         buffersize: int | None,
         call_timeout: float | None,
     ) -> Iterator[Any]:
-        if not callable(fn):
-            raise TypeError(f"map() expects a callable, got {_validate.describe(fn)}")
+        _validate.task_function(fn, "Pool.map()", decorating=False)
         if chunksize is not None:
             chunksize = _validate.worker_count(chunksize, "chunksize")
         if call_timeout is None:
@@ -332,6 +359,11 @@ class Pool(concurrent.futures.Executor):
         """Cancel every call that has not started; return how many."""
         return self._runner.cancel_queued()
 
+    def _forget_parent_in_child(self) -> None:
+        """In a forked child: the parent's calls are not ours, nor its held locks."""
+        self._shutdown_lock = threading.Lock()
+        self._outstanding.clear()
+
     @overload
     def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
 
@@ -364,24 +396,8 @@ class _Callbacks:
         self.fn = fn
 
     def __call__(self, future: concurrent.futures.Future[Any]) -> None:
-        for callback in self.callbacks:
-            try:
-                callback(cast("Future[Any]", future))
-            except BaseException as error:
-                # SystemExit or KeyboardInterrupt raised by a callback in a worker
-                # would end the worker thread silently and strand its bookkeeping;
-                # only a real Ctrl-C in the main thread goes on up.
-                if isinstance(error, KeyboardInterrupt) and (
-                    threading.current_thread() is threading.main_thread()
-                ):
-                    raise
-                from ._future import logger
-
-                logger.exception(
-                    "callback %s raised for task %s",
-                    task_name(callback),
-                    task_name(self.fn),
-                )
+        for callback in self.callbacks:  # one that raises is logged, naming the task
+            call_callback(callback, cast("Future[Any]", future), self.fn)
 
 
 class _CallChunk:
@@ -440,18 +456,23 @@ def _drain_in_order(
 ) -> Iterator[Any]:
     import time
 
+    # While suspended at a yield, this frame holds neither the value it yielded
+    # nor that value's future or chunk: a result the loop body dropped is freed.
     try:
         while in_flight:
-            future = in_flight.popleft()
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            result = future.result(remaining)
+            values = in_flight[0].result(remaining)  # left in flight if this raises
+            in_flight.popleft()
             for args in itertools.islice(calls, 1):
                 in_flight.append(pool._submit(fn, args, {}, (), (), call_timeout))
             if chunked:
-                yield from result
+                values.reverse()
             else:
-                yield result
+                values = [values]
+            while values:
+                yield values.pop()
     finally:
+        # Cancelled, or left running: either way nobody will look at them.
         for future in in_flight:
             future.cancel()
-            future._retrieved()
+            future._abandon()

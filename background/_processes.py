@@ -37,11 +37,10 @@ import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _pickling
-from ._errors import WorkerDied
+from ._errors import BrokenProcessPool, WorkerDied
 from ._job import Job, task_name
 
 if TYPE_CHECKING:
@@ -949,20 +948,26 @@ def _drain_in_order(
     sizer: _BatchSizer,
     deadline: float | None,
 ) -> Iterator[Any]:
+    # While suspended at a yield, this frame holds neither the value it yielded
+    # nor the rest of its batch's results already yielded, nor the batch's
+    # future: a result the loop body dropped is freed.
     try:
         while in_flight:
-            count, future = in_flight.popleft()
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            seconds, results, error, text = future.result(remaining)
+            seconds, results, error, text = in_flight[0][1].result(remaining)
+            count = in_flight.popleft()[0]
             sizer.record(count, seconds)
             submit_next()
-            yield from results
+            results.reverse()
+            while results:
+                yield results.pop()
             if error is not None:
                 raise _with_remote_traceback(error, text)
     finally:
+        # Cancelled, or left running: either way nobody will look at them.
         for _, future in in_flight:
             future.cancel()
-            future._retrieved()
+            future._abandon()
 
 
 # -- interpreter exit and fork ------------------------------------------------------

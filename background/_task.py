@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import functools
 import sys
-import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
 
 from . import _default, _validate
 from ._future import Future
+from ._gate import Gate
 from ._retry import Retrying
 
 if sys.version_info >= (3, 10):
@@ -111,7 +111,9 @@ def task(
         retry_on: the exception class (or tuple) that is worth a retry.
         backoff: seconds to wait before the first retry, doubled each time.
         max_pending: at most this many calls of this task may be unfinished;
-            a further call blocks until one finishes.
+            a further call blocks until one finishes. A call made from inside
+            a call of this task (or from one of its done-callbacks) never
+            blocks, as that would deadlock, but still counts.
         timeout: the time limit of each call, in seconds; over it, the
             future fails with :class:`concurrent.futures.TimeoutError`. In a
             worker process the call is stopped (the worker is killed and
@@ -183,7 +185,7 @@ class _Options(Generic[P, R]):
         call: Callable[..., Any] = fn
         if self.retries:
             call = Retrying(fn, self.retries, self.retry_on, self.backoff)
-        gates = (threading.BoundedSemaphore(self.max_pending),) if self.max_pending else ()
+        gates = (Gate(self.max_pending),) if self.max_pending else ()
         own_callbacks = self.callbacks
         pool, process, call_timeout = self.pool, self.process, self.timeout
 

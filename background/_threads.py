@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import os
+import sys
 import threading
 import time
 import weakref
@@ -13,7 +15,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, Callable
 
 from ._future import _worker
-from ._job import Job
+from ._job import Job, task_name
 
 _STOP = None
 
@@ -29,6 +31,29 @@ class _Shrink:
 
 _SHRINK = _Shrink()
 _live: weakref.WeakSet[ThreadRunner] = weakref.WeakSet()
+
+
+def daemon_thread(target: Callable[[], object], name: str) -> threading.Thread:
+    """A daemon thread for background's own work, started in an empty context.
+
+    Python 3.14 lets a new thread inherit the context of the code that starts
+    it (free-threaded builds do by default): a worker must not see, nor keep
+    alive, the context variables of whichever submitter happened to start it.
+    """
+    if sys.version_info >= (3, 14):
+        return threading.Thread(
+            target=target, name=name, daemon=True, context=contextvars.Context()
+        )
+    return threading.Thread(target=target, name=name, daemon=True)
+
+
+def start_daemon_thread(target: Callable[[], object], name: str) -> bool:
+    """Start *target* in a :func:`daemon_thread`; ``False`` if no thread can start."""
+    try:
+        daemon_thread(target, name).start()
+    except RuntimeError:  # interpreter shutting down, or out of threads
+        return False
+    return True
 
 
 class ThreadRunner:
@@ -61,6 +86,7 @@ class ThreadRunner:
         self._alive = 0
         self._lent = 0
         self._closing = False
+        self._broken: tuple[str, BaseException] | None = None
         self._numbers = itertools.count(1)
 
     @property
@@ -84,8 +110,13 @@ class ThreadRunner:
 
     def start(self, job: Job) -> None:
         """Queue *job*; start a thread for it when no worker is idle."""
+        if self._broken is not None:
+            self._fail(job)
+            return
         self._queue.put(job)
-        if self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
+        if self._broken is not None:  # broken meanwhile, maybe after its queue was failed
+            self._fail_queued_broken()
+        elif self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
             self._add_thread()
 
     def _start_for_backlog(self) -> None:
@@ -98,11 +129,7 @@ class ThreadRunner:
             if self._closing or self._alive >= self._n + self._lent:
                 return
             self._alive += 1
-            thread = threading.Thread(
-                target=self._work,
-                name=f"{self._name}-{next(self._numbers)}",
-                daemon=True,
-            )
+            thread = daemon_thread(self._work, f"{self._name}-{next(self._numbers)}")
             self._threads.add(thread)
         try:
             thread.start()
@@ -127,7 +154,11 @@ class ThreadRunner:
     def _work(self) -> None:
         _worker.lend = self._lend
         if self._initializer is not None:
-            self._initializer(*self._initargs)
+            try:
+                self._initializer(*self._initargs)
+            except BaseException as error:
+                self._initializer_failed(error)
+                return
         get, lock = self._queue.get, self._lock
         while True:
             with lock:
@@ -159,6 +190,38 @@ class ThreadRunner:
         finally:
             with self._lock:
                 self._lent -= 1
+
+    def _initializer_failed(self, error: BaseException) -> None:
+        """Break the pool, as the standard library does: fail every call, now and later."""
+        assert self._initializer is not None
+        description = (
+            f"the initializer {task_name(self._initializer)} failed in a worker thread of "
+            f"{self._name}: {type(error).__name__}: {error}; the pool cannot run tasks"
+        )
+        with self._lock:
+            if self._broken is None:
+                self._broken = (description, error)
+            self._closing = True  # no more threads; the idle ones stop
+            self._alive -= 1
+            self._threads.discard(threading.current_thread())
+            others = len(self._threads)
+        self._fail_queued_broken()
+        for _ in range(others):
+            self._queue.put(_STOP)
+
+    def _fail(self, job: Job) -> None:
+        assert self._broken is not None
+        description, cause = self._broken
+        from ._exit import executor_module
+
+        broken = executor_module("concurrent.futures.thread").BrokenThreadPool(description)
+        broken.__cause__ = cause
+        if job.start():
+            job.set_exception(broken)
+
+    def _fail_queued_broken(self) -> None:
+        for job in self._drain():
+            self._fail(job)
 
     def _fail_queued(self, error: BaseException) -> None:
         for job in self._drain():

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import inspect
+import functools
+import sys
+import types
 from typing import Any
+
+#: Code flags of generator, coroutine and async generator functions (see
+#: :mod:`inspect`, which is not imported: it is slow to import).
+_CO_GENERATOR = 0x20
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
 
 
 def describe(value: object) -> str:
@@ -40,15 +48,33 @@ def non_negative_int(value: object, what: str) -> int:
 
 
 def seconds(value: object, what: str, *, allow_zero: bool = True) -> float:
-    """A finite, non-negative number of seconds (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite, non-negative number of seconds, as a float.
+
+    Any real number will do (an int, a float, a :class:`~fractions.Fraction`,
+    a :class:`~decimal.Decimal`, a NumPy number), but not a bool.
+    """
+    kind = type(value)
+    if kind is not float and kind is not int and (isinstance(value, bool) or not _real(value)):
         raise TypeError(f"{what} must be a number of seconds, got {describe(value)}")
-    if value != value or value in (float("inf"), float("-inf")):
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (ValueError, OverflowError):  # a signalling NaN, a Fraction too big for a float
+        number = float("nan")
+    if number != number or number in (float("inf"), float("-inf")):
         raise ValueError(f"{what} must be a finite number of seconds, got {value}")
-    if value < 0 or (value == 0 and not allow_zero):
+    if number < 0 or (number == 0 and not allow_zero):
         bound = "at least 0" if allow_zero else "more than 0"
         raise ValueError(f"{what} must be {bound} seconds, got {value}")
-    return float(value)
+    return number
+
+
+def _real(value: object) -> bool:
+    import numbers
+
+    if isinstance(value, numbers.Real):
+        return True
+    decimal = sys.modules.get("decimal")  # a Decimal exists only once it is imported
+    return decimal is not None and isinstance(value, decimal.Decimal)
 
 
 def optional_seconds(value: object, what: str) -> float | None:
@@ -99,6 +125,48 @@ def callbacks(value: object, what: str = "callback") -> tuple[Any, ...]:
     return items
 
 
+def initargs(value: object, initializer: object) -> None:
+    """The arguments of a pool's initializer: a tuple, and only with an initializer."""
+    if not isinstance(value, tuple):
+        raise TypeError(f"initargs must be a tuple of arguments for initializer, got {describe(value)}")
+    if value and initializer is None:
+        raise ValueError(f"initargs {describe(value)} given without an initializer to pass them to")
+
+
+def _code_flags(fn: object) -> int:
+    """The code flags of the function that calling *fn* runs, as :mod:`inspect` finds it.
+
+    Sees through bound methods, :func:`functools.partial` and decorators that
+    set ``__wrapped__`` (``functools.wraps``); also honours
+    :func:`inspect.markcoroutinefunction` (Python 3.12+).
+    """
+    for _ in range(100):  # a __wrapped__ cycle must not loop for ever
+        if isinstance(fn, types.MethodType):
+            fn = fn.__func__
+        elif isinstance(fn, functools.partial):
+            fn = fn.func
+        elif isinstance(fn, types.FunctionType) and hasattr(fn, "__wrapped__"):
+            if _marked_coroutine(fn):
+                break
+            fn = fn.__wrapped__
+        else:
+            break
+    if _marked_coroutine(fn):
+        return _CO_COROUTINE
+    code = getattr(fn, "__code__", None) if isinstance(fn, types.FunctionType) else None
+    return code.co_flags if isinstance(code, types.CodeType) else 0
+
+
+def _marked_coroutine(fn: object) -> bool:
+    marker = getattr(fn, "_is_coroutine_marker", None)
+    if marker is None:
+        return False
+    inspect = sys.modules.get("inspect")  # loaded: markcoroutinefunction() was called
+    return marker is getattr(inspect, "_is_coroutine_mark", None) or marker is getattr(
+        inspect, "_is_coroutine_marker", None
+    )
+
+
 def task_function(fn: object, what: str = "background.task", *, decorating: bool = True) -> None:
     """Refuse what cannot sensibly run as a background task, saying why.
 
@@ -112,18 +180,17 @@ def task_function(fn: object, what: str = "background.task", *, decorating: bool
         )
     if not callable(fn):
         raise TypeError(f"{what} expects a callable, got {describe(fn)}")
-    target: Any = fn
-    if inspect.isfunction(target):
-        target = inspect.unwrap(target)
+    flags = _code_flags(fn)
+    if not flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR):
+        return
     name = getattr(fn, "__qualname__", repr(fn))
-    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+    if flags & (_CO_COROUTINE | _CO_ASYNC_GENERATOR):
         raise TypeError(
             f"{what} cannot run the coroutine function {name}: it already runs "
             "concurrently in an event loop; await it, or use asyncio.create_task()"
         )
-    if inspect.isgeneratorfunction(target):
-        raise TypeError(
-            f"{what} cannot run the generator function {name}: calling it only builds "
-            "a lazy generator, so its body would not run in the background; "
-            "return a list from a plain function instead"
-        )
+    raise TypeError(
+        f"{what} cannot run the generator function {name}: calling it only builds "
+        "a lazy generator, so its body would not run in the background; "
+        "return a list from a plain function instead"
+    )

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from . import _default, _validate
-from ._future import Future, _lend_worker, _worker
+from ._future import Future, _lend_worker, _worker, running_callbacks
 
 T = TypeVar("T")
 
@@ -148,12 +148,15 @@ def _callbacks_finished(
     """Wait (until *deadline*) for the done-callbacks of our pools' *done* futures.
 
     A future counts as done before its callbacks run; a program that waits
-    for its tasks expects their callbacks to have run too.
+    for its tasks expects their callbacks to have run too. Not for a future
+    whose callbacks this very thread is running (a callback waiting on its
+    own future): they end only once the wait does.
     """
     from ._exit import live_pools
 
+    running = running_callbacks()
     for pool in live_pools():
-        ours = [f for f in done if f in pool._outstanding]
+        ours = [f for f in done if f in pool._outstanding and f not in running]
         if ours:
             pool._outstanding.wait_gone(ours, deadline)  # type: ignore[arg-type]
 
