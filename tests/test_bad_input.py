@@ -7,7 +7,15 @@ this file covers what can be decorated or submitted, and the numbers given to
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
+import subprocess
+import sys
+import textwrap
+import threading
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Callable
 
 import pytest
@@ -204,3 +212,132 @@ def test_a_single_future_where_a_list_is_expected_says_to_wrap_it() -> None:
     with pytest.raises(TypeError, match=r"got a single Future; wrap it in \[\.\.\.\]"):
         background.wait(future)  # type: ignore[arg-type]
     assert future.result(TIMEOUT) == 1
+
+
+@pytest.mark.parametrize(("target", "message"), [u for u in UNFIT if u[0] is not Plain])
+def test_pool_submit_and_map_refuse_what_run_refuses(target: Any, message: str) -> None:
+    with background.Pool(2) as pool:
+        with pytest.raises(TypeError, match=r"^Pool\.submit\(\) "):
+            pool.submit(target)
+        with pytest.raises(TypeError, match=message):
+            pool.submit(target)
+        with pytest.raises(TypeError, match=message):
+            pool.map(target, [1])
+        assert pool.outstanding() == []
+        _still_works(pool)
+
+
+class _Handler:
+    async def handle(self) -> None:
+        return None
+
+    def numbers(self) -> Iterator[int]:
+        yield 1
+
+
+def _sync_decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+WRAPPED: list[tuple[object, str]] = [
+    (functools.partial(fetch), "coroutine function"),
+    (functools.partial(functools.partial(numbers)), "generator function"),
+    (_Handler().handle, "coroutine function"),
+    (_Handler().numbers, "generator function"),
+    (_sync_decorator(fetch), "coroutine function"),
+    (_sync_decorator(stream), "coroutine function"),
+]
+
+
+@pytest.mark.parametrize(("target", "kind"), WRAPPED, ids=repr)
+def test_coroutine_and_generator_functions_are_seen_through_wrappers(
+    target: Any, kind: str
+) -> None:
+    with pytest.raises(TypeError, match=f"cannot run the {kind}"):
+        background.run(target)
+    _still_works()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="inspect.markcoroutinefunction is 3.12+")
+def test_a_function_marked_as_a_coroutine_function_is_refused() -> None:
+    import inspect
+
+    def looks_sync() -> Any:
+        return fetch()
+
+    marked = inspect.markcoroutinefunction(looks_sync)  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="cannot run the coroutine function"):
+        background.task(marked)
+
+
+def test_checking_what_is_submitted_does_not_import_inspect() -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import background
+
+        @background.task
+        def double(x):
+            return 2 * x
+
+        assert double(2).result() == 4
+        assert background.run(abs, -1).result() == 1
+        print("inspect" in sys.modules)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False"]
+
+
+def test_remove_callback_refuses_a_non_callable() -> None:
+    with pytest.raises(TypeError, match=r"^background\.remove_callback expects a callable, got 5"):
+        background.remove_callback(5)  # type: ignore[arg-type]
+    background.remove_callback(print)  # not registered: nothing to do
+
+
+REAL_SECONDS: list[object] = [
+    Fraction(1, 20),
+    Decimal("0.05"),
+    1,
+    0.05,
+]
+
+
+@pytest.mark.parametrize("seconds", REAL_SECONDS, ids=repr)
+def test_a_timeout_may_be_any_real_number(seconds: object) -> None:
+    release = threading.Event()
+    pool = background.Pool(2, timeout=seconds)  # type: ignore[arg-type]
+    try:
+        slow = pool.submit(release.wait, TIMEOUT)  # over its time limit: fails
+        assert isinstance(slow.exception(TIMEOUT), concurrent.futures.TimeoutError)
+        assert background.wait([slow], timeout=seconds).not_done == set()  # type: ignore[arg-type]
+        task = background.task(timeout=seconds, backoff=seconds)(abs)  # type: ignore[call-overload]
+        assert task(-2).result(TIMEOUT) == 2
+        assert list(task.map([-3], timeout=seconds + TIMEOUT)) == [3]  # type: ignore[operator]
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (Decimal("-1"), ValueError, r"timeout must be at least 0 seconds, got -1"),
+        (Decimal("NaN"), ValueError, r"timeout must be a finite number of seconds, got NaN"),
+        (Decimal("sNaN"), ValueError, r"timeout must be a finite number of seconds, got sNaN"),
+        (Fraction(10**400), ValueError, r"timeout must be a finite number of seconds"),
+        (1j, TypeError, r"timeout must be a number of seconds, got 1j \(complex\)"),
+    ],
+    ids=repr,
+)
+def test_a_timeout_that_is_no_usable_real_number_is_refused(
+    value: object, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=f"^{message}"):
+        background.wait([], timeout=value)  # type: ignore[arg-type]

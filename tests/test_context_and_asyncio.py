@@ -95,3 +95,46 @@ def test_awaiting_does_not_block_the_event_loop() -> None:
         return await pending
 
     assert asyncio.run(main()) == "released"
+
+
+def test_awaiting_futures_inside_a_task_lends_the_worker_once() -> None:
+    """An event loop run inside a task on a pool of one awaits that pool's tasks."""
+    pool = background.Pool(1, name="awaiting")
+    threads_seen: list[int] = []
+
+    @pool.task
+    def child(x: int) -> int:
+        threads_seen.append(pool._runner.threads)
+        return 2 * x
+
+    @pool.task
+    def parent() -> list[int]:
+        async def main() -> list[int]:
+            first = await child(0)
+            rest = await asyncio.gather(*(child(i) for i in range(1, 6)))
+            return [first, *rest]
+
+        return asyncio.run(main())
+
+    try:
+        assert parent().result(TIMEOUT) == [0, 2, 4, 6, 8, 10]
+        # Five awaits pending at once lend the parent's place once: one more thread.
+        assert max(threads_seen) == 2
+        assert pool._runner._lent == 0  # type: ignore[attr-defined]  # given back
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_worker_threads_start_with_an_empty_context() -> None:
+    """A worker does not see (nor keep alive) the context of the submitter that
+    happened to start it: Python 3.14 lets threads inherit their starter's
+    context, and free-threaded builds do by default."""
+    seen: list[str] = []
+    token = request_id.set("the submitter's")
+    try:
+        pool = background.Pool(1, initializer=lambda: seen.append(request_id.get()))
+        assert pool.submit(request_id.get).result(TIMEOUT) == "the submitter's"  # the call's own
+    finally:
+        request_id.reset(token)
+    assert seen == ["none"]  # the initializer runs in the thread's own context
+    pool.shutdown()

@@ -57,6 +57,7 @@ def test_the_exit_wait_waits_for_work_one_pool_hands_to_another() -> None:
     def step(i: int, here: str, there: str) -> None:
         while pools[there].outstanding():  # until the other pool is idle
             time.sleep(0.002)
+        time.sleep(0.05)  # a wait that returned early would be caught before this ends
         ran.append(i)
         if i < 6:
             pools[there].submit(step, i + 1, there, here)

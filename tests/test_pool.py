@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import itertools
+import logging
+import sys
 import threading
 import time
+import weakref
+from concurrent.futures.thread import BrokenThreadPool
 
 import pytest
 
 import background
 
 TIMEOUT = 30
+
+
+def _started(pool: background.Pool, release: threading.Event) -> background.Future[bool]:
+    """Submit a call that blocks on *release*; return once it is running."""
+    started = threading.Event()
+
+    def hold() -> bool:
+        started.set()
+        return release.wait(TIMEOUT)
+
+    future = pool.submit(hold)
+    assert started.wait(TIMEOUT)
+    return future
+
+
+def _blocked_in(thread: threading.Thread, function: str) -> bool:
+    """``True`` once *thread* waits on a condition inside *function*."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None or frame.f_code.co_name != "wait":
+        return False
+    if not frame.f_code.co_filename.endswith("threading.py"):
+        return False
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def test_pool_is_an_executor_and_a_context_manager() -> None:
@@ -55,7 +87,7 @@ def test_shutdown_lets_queued_calls_finish_by_default() -> None:
 def test_shutdown_can_cancel_calls_not_started() -> None:
     pool = background.Pool(1)
     release = threading.Event()
-    first = pool.submit(release.wait, TIMEOUT)
+    first = _started(pool, release)
     queued = [pool.submit(abs, -i) for i in range(5)]
     pool.shutdown(wait=False, cancel_futures=True)
     assert all(f.cancelled() for f in queued)
@@ -131,8 +163,10 @@ def test_max_pending_blocks_the_producer_until_a_call_finishes() -> None:
     fourth: list[concurrent.futures.Future[bool]] = []
     producer = threading.Thread(target=lambda: fourth.append(pool.submit(release.wait, TIMEOUT)))
     producer.start()
-    producer.join(0.2)
-    assert producer.is_alive()  # blocked: three are pending
+    deadline = time.monotonic() + TIMEOUT
+    while not _blocked_in(producer, "submit") and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _blocked_in(producer, "submit")  # blocked: three are pending
     assert not fourth
     release.set()
     producer.join(TIMEOUT)
@@ -272,7 +306,7 @@ def test_a_thread_that_cannot_start_beside_a_live_one_strands_nothing(
 def test_cancel_queued_cancels_only_calls_not_started() -> None:
     with background.Pool(1) as pool:
         release = threading.Event()
-        running = pool.submit(release.wait, TIMEOUT)
+        running = _started(pool, release)
         queued = [pool.submit(abs, -i) for i in range(4)]
         assert pool.cancel_queued() == 4
         assert all(f.cancelled() for f in queued)
@@ -281,3 +315,181 @@ def test_cancel_queued_cancels_only_calls_not_started() -> None:
         assert not not_done
         release.set()
         assert running.result(TIMEOUT) is True
+
+
+# --- a broken initializer, bad options -------------------------------------------
+
+
+def test_a_thread_pool_whose_initializer_raises_is_broken_and_fails_every_call() -> None:
+    def connect() -> None:
+        raise ValueError("no database")
+
+    pool = background.Pool(2, name="no-db", initializer=connect)
+    queued = [pool.submit(abs, -i) for i in range(5)]
+    message = (
+        r"the initializer \S*connect failed in a worker thread of no-db: "
+        r"ValueError: no database; the pool cannot run tasks"
+    )
+    for future in queued:
+        with pytest.raises(BrokenThreadPool, match=message):
+            future.result(TIMEOUT)
+    later = pool.submit(abs, -1)
+    error = later.exception(TIMEOUT)
+    assert isinstance(error, BrokenThreadPool)
+    assert isinstance(error.__cause__, ValueError)
+    assert pool.outstanding() == []  # every call settled: nothing for the exit to wait for
+    pool.shutdown()  # and no worker is left to join
+
+
+def test_an_initializer_given_the_wrong_arguments_breaks_the_pool_too() -> None:
+    pool = background.Pool(1, initializer=lambda database: None)  # called with no argument
+    with pytest.raises(BrokenThreadPool, match=r"TypeError: .*database"):
+        pool.submit(abs, -1).result(TIMEOUT)
+    pool.shutdown()
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["threads", "processes"])
+def test_initargs_must_be_a_tuple_and_need_an_initializer(process: bool) -> None:
+    with pytest.raises(TypeError, match=r"^initargs must be a tuple .*got 5 \(int\)"):
+        background.Pool(1, process=process, initializer=print, initargs=5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^initargs \(1,\) \(tuple\) given without an initializer"):
+        background.Pool(1, process=process, initargs=(1,))
+
+
+def test_a_pool_name_must_be_a_string() -> None:
+    with pytest.raises(TypeError, match=r"^name must be a str, got 5 \(int\)"):
+        background.Pool(1, name=5)  # type: ignore[arg-type]
+
+
+# --- max_pending and nested calls -------------------------------------------------
+
+
+def test_nested_calls_on_a_pool_with_max_pending_never_deadlock() -> None:
+    pool = background.Pool(1, max_pending=1)
+
+    @pool.task
+    def child(x: int) -> int:
+        return x + 1
+
+    @pool.task
+    def parent(x: int) -> int:
+        return child(x).result() * 10  # the parent holds the only place
+
+    try:
+        assert parent(1).result(TIMEOUT) == 20
+        assert pool.outstanding() == []
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_a_task_with_max_pending_may_call_itself() -> None:
+    pool = background.Pool(2)
+
+    @pool.task(max_pending=1)
+    def countdown(n: int) -> int:
+        return 0 if n == 0 else 1 + countdown(n - 1).result()
+
+    try:
+        assert countdown(5).result(TIMEOUT) == 5
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_a_callback_may_submit_to_its_pool_at_its_max_pending() -> None:
+    pool = background.Pool(2, max_pending=1)
+    follow_ups: list[background.Future[int]] = []
+
+    def follow_up(future: background.Future[int]) -> None:
+        follow_ups.append(pool.submit(abs, -future.result()))
+
+    try:
+        first = pool.task(callback=follow_up)(abs)(-3)
+        assert first.result(TIMEOUT) == 3
+        background.wait([first], timeout=TIMEOUT)  # and its callback has run
+        assert [f.result(TIMEOUT) for f in follow_ups] == [3]
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_other_threads_still_wait_at_max_pending() -> None:
+    """The exemption is for nested calls only: a producer thread still waits."""
+    pool = background.Pool(2, max_pending=1)
+    release = threading.Event()
+    first = _started(pool, release)
+    second: list[background.Future[int]] = []
+    producer = threading.Thread(target=lambda: second.append(pool.submit(abs, -2)))
+    producer.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not _blocked_in(producer, "submit") and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert _blocked_in(producer, "submit")
+    release.set()
+    producer.join(TIMEOUT)
+    assert first.result(TIMEOUT) is True
+    assert second[0].result(TIMEOUT) == 2
+    pool.shutdown()
+
+
+# --- map: no result kept, nothing reported for calls left behind -----------------------
+
+
+class Result:
+    """A result that can be watched with a weak reference."""
+
+
+@pytest.mark.parametrize("chunksize", [1, 3])
+def test_map_keeps_no_reference_to_a_result_it_yielded(chunksize: int) -> None:
+    with background.Pool(2) as pool:
+        kept = 0
+        for obj in pool.map(lambda _: Result(), range(10), chunksize=chunksize):
+            ref = weakref.ref(obj)
+            del obj
+            gc.collect()
+            kept += ref() is not None
+    assert kept == 0
+
+
+def test_calls_that_a_map_stopped_early_left_running_are_not_reported_when_they_fail(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = threading.Event()
+    started = threading.Semaphore(0)
+
+    def fails_later(i: int) -> int:
+        if i == 0:
+            return 0
+        started.release()
+        release.wait(TIMEOUT)
+        raise ValueError(f"late failure {i}")
+
+    pool = background.Pool(3)
+    results = pool.map(fails_later, range(6), buffersize=6)
+    assert next(results) == 0
+    for _ in range(2):
+        assert started.acquire(timeout=TIMEOUT)  # two calls run; the others wait
+    results.close()  # type: ignore[attr-defined]  # leave the loop: the queued ones are cancelled
+    with caplog.at_level(logging.ERROR, logger="background"):
+        release.set()
+        pool.shutdown(wait=True)  # the running ones have failed now
+        del results
+        gc.collect()
+    assert "never retrieved" not in caplog.text
+
+
+# --- pools that wrap an executor ----------------------------------------------------
+
+
+def test_a_timed_out_call_on_a_wrapped_executor_logs_nothing_critical(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inner = concurrent.futures.ThreadPoolExecutor(2)
+    pool = background.Pool(executor=inner, timeout=0.05)
+    release = threading.Event()
+    with caplog.at_level(logging.DEBUG):
+        future = pool.submit(release.wait, TIMEOUT)
+        assert isinstance(future.exception(TIMEOUT), concurrent.futures.TimeoutError)
+        release.set()
+        inner.shutdown(wait=True)  # the call has ended and its end was handled
+    assert pool.outstanding() == []
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.CRITICAL]
+    pool.shutdown()

@@ -80,3 +80,61 @@ def test_after_fork_the_child_gets_a_fresh_working_pool() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_a_fork_while_another_thread_is_inside_submit_leaves_the_child_a_working_pool() -> None:
+    """Pool locks held by another thread at the fork, and places of max_pending
+    held by the parent's calls, are not the child's."""
+    script = textwrap.dedent(
+        """
+        import os, signal, sys, threading, time, warnings
+        import background
+
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        inside = threading.Event()
+        forked = threading.Event()
+
+        class SlowToPickle:
+            def __reduce__(self):  # runs inside pool.submit(), under the pool's lock
+                inside.set()
+                forked.wait(30)
+                return (int, (7,))
+
+        procs = background.Pool(1, process=True, name="procs")
+        assert procs.submit(abs, -1).result(30) == 1
+        gated = background.Pool(1, max_pending=1, name="gated")
+        release = threading.Event()
+        held = gated.submit(release.wait, 30)  # holds gated's only place
+        submitter = threading.Thread(target=lambda: procs.submit(abs, SlowToPickle()))
+        submitter.start()
+        assert inside.wait(30)
+        pid = os.fork()
+        if pid == 0:
+            ok = (
+                procs.submit(abs, -3).result(10) == 3
+                and gated.submit(abs, -4).result(10) == 4
+            )
+            os._exit(0 if ok else 1)
+        forked.set()
+        deadline = time.monotonic() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                print("the child hung")
+                sys.exit(1)
+            time.sleep(0.01)
+        submitter.join()
+        release.set()
+        assert held.result(30) is True
+        sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=2 * TIMEOUT
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

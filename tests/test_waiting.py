@@ -151,7 +151,9 @@ def test_keyboard_interrupt_while_waiting_cancels_the_tasks_not_started(
 ) -> None:
     background.n = 1
     release = threading.Event()
-    running = background.run(release.wait, TIMEOUT)
+    started = threading.Event()
+    running = background.run(lambda: started.set() or release.wait(TIMEOUT))
+    assert started.wait(TIMEOUT)  # it holds the only worker: the next three stay queued
     queued = [background.run(abs, -i) for i in range(3)]
 
     def interrupted(*args: object, **kwargs: object) -> None:
