@@ -37,3 +37,6 @@ class WorkerDied(BrokenProcessPool):
 
     def __reduce__(self) -> tuple[type[WorkerDied], tuple[str, str, int | None]]:
         return type(self), (str(self), self.task, self.exitcode)
+
+
+__all__ = ["BrokenProcessPool", "WorkerDied"]

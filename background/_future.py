@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections.abc import Generator, Iterable
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Protocol, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -113,13 +113,16 @@ class Future(concurrent.futures.Future[T]):
 
         A callback that raises is logged and stops nothing; see the class.
         """
-        if not callable(fn):
+        candidate: object = fn  # typed as callable, but any object can come in
+        if not callable(candidate):
             from . import _validate
 
-            raise TypeError(f"add_done_callback() expects a callable, got {_validate.describe(fn)}")
+            raise TypeError(
+                f"add_done_callback() expects a callable, got {_validate.describe(candidate)}"
+            )
         with self._condition:
             if self._state != _FINISHED and self._state not in _DONE:
-                self._done_callbacks.append(fn)
+                self._callbacks().append(fn)
                 return
         self._run_callbacks([fn])
 
@@ -127,7 +130,11 @@ class Future(concurrent.futures.Future[T]):
         # The standard library logs an Exception from a callback but lets any
         # other BaseException escape, which would end the worker thread silently
         # and skip the pool's bookkeeping after it.
-        self._run_callbacks(self._done_callbacks)
+        self._run_callbacks(self._callbacks())
+
+    def _callbacks(self) -> list[Callable[[Any], object]]:
+        callbacks: list[Callable[[Any], object]] = cast(Any, self)._done_callbacks
+        return callbacks
 
     def _run_callbacks(self, callbacks: Iterable[Callable[[Any], object]]) -> None:
         state = _worker

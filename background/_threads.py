@@ -114,7 +114,7 @@ class ThreadRunner:
             self._fail(job)
             return
         self._queue.put(job)
-        if self._broken is not None:  # broken meanwhile, maybe after its queue was failed
+        if self._is_broken():  # broken meanwhile, maybe after its queue was failed
             self._fail_queued_broken()
         elif self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
             self._add_thread()
@@ -208,6 +208,9 @@ class ThreadRunner:
         self._fail_queued_broken()
         for _ in range(others):
             self._queue.put(_STOP)
+
+    def _is_broken(self) -> bool:
+        return self._broken is not None
 
     def _fail(self, job: Job) -> None:
         assert self._broken is not None

@@ -128,9 +128,13 @@ def callbacks(value: object, what: str = "callback") -> tuple[Any, ...]:
 def initargs(value: object, initializer: object) -> None:
     """The arguments of a pool's initializer: a tuple, and only with an initializer."""
     if not isinstance(value, tuple):
-        raise TypeError(f"initargs must be a tuple of arguments for initializer, got {describe(value)}")
+        raise TypeError(
+            f"initargs must be a tuple of arguments for initializer, got {describe(value)}"
+        )
     if value and initializer is None:
-        raise ValueError(f"initargs {describe(value)} given without an initializer to pass them to")
+        raise ValueError(
+            f"initargs {describe(value)} given without an initializer to pass them to"
+        )
 
 
 def _code_flags(fn: object) -> int:

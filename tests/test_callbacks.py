@@ -135,7 +135,8 @@ def test_a_callback_raising_systemexit_is_logged_and_the_worker_goes_on(
         assert pool.submit(threading.get_ident).result(TIMEOUT) == worker  # same worker
         [record] = [r for r in caplog.records if r.getMessage().startswith("callback")]
         assert "bad raised for <Future" in record.getMessage()
-        assert record.exc_info is not None and record.exc_info[1] is error
+        assert record.exc_info is not None
+        assert record.exc_info[1] is error
     finally:
         pool.shutdown(wait=False)
 
@@ -154,7 +155,8 @@ def test_a_raising_callback_added_to_a_finished_future_is_logged_too(
         future.add_done_callback(leave)  # runs at once, here: must not end this thread
         future.add_done_callback(lambda f: seen.append(f.result()))
     assert seen == [1]
-    assert "callback" in caplog.text and "SystemExit" in caplog.text
+    assert "callback" in caplog.text
+    assert "SystemExit" in caplog.text
 
 
 def test_ctrl_c_in_a_callback_run_by_the_main_thread_goes_on_up() -> None:

@@ -84,7 +84,9 @@ def test_ctrl_c_during_the_exit_wait_cancels_queued_calls_refuses_more_and_says_
     monkeypatch.setattr(concurrent.futures, "wait", interrupted)
     with caplog.at_level(logging.WARNING, logger="background"):
         assert _exit.finish_outstanding() is False  # returns: the interpreter may exit
-    with pytest.raises(RuntimeError, match=r"cannot submit builtins\.abs: the interpreter is exiting"):
+    with pytest.raises(
+        RuntimeError, match=r"cannot submit builtins\.abs: the interpreter is exiting"
+    ):
         pool.submit(abs, -1)
     monkeypatch.undo()
     assert all(f.cancelled() for f in queued)

@@ -352,7 +352,9 @@ def test_an_initializer_given_the_wrong_arguments_breaks_the_pool_too() -> None:
 def test_initargs_must_be_a_tuple_and_need_an_initializer(process: bool) -> None:
     with pytest.raises(TypeError, match=r"^initargs must be a tuple .*got 5 \(int\)"):
         background.Pool(1, process=process, initializer=print, initargs=5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"^initargs \(1,\) \(tuple\) given without an initializer"):
+    with pytest.raises(
+        ValueError, match=r"^initargs \(1,\) \(tuple\) given without an initializer"
+    ):
         background.Pool(1, process=process, initargs=(1,))
 
 
