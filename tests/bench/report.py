@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -316,12 +317,15 @@ def _plot(plt: Any, case: dict[str, Any]) -> Any:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.5 * len(table) + 0.95))
     y = [-i * step for i in range(len(table))]
     ax.barh(y, clean, height=0.42, color=colors, xerr=[lo, hi], capsize=2.5, ecolor="#444")
-    log = w in ("W3", "W5") and min(clean) > 0 and min(clean) * 20 < max(clean)
+    log = w in ("W3", "W5", "W6") and min(clean) > 0 and min(clean) * 20 < max(clean)
     if log:
         ax.set_xscale("log")
+    import matplotlib.transforms
+
+    left = matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
     for yy, (peer, label, _), x, up in zip(y, table, med, hi):
         text = f"{peer}: {SHORT.get(label, label)}".replace("`", "")
-        ax.text(ax.get_xlim()[0] if log else 0, yy + 0.3, text, fontsize=FONT - 0.5)
+        ax.text(0, yy + 0.3, text, fontsize=FONT - 0.5, transform=left)
         if not math.isnan(x):
             ax.text(x + up, yy, f" {fmt(x)}", va="center", fontsize=FONT - 1)
     ax.set_yticks([])
@@ -335,7 +339,8 @@ def _plot(plt: Any, case: dict[str, Any]) -> Any:
     else:
         ax.set_xlabel(f"{header(case)[0].replace('`', '')} (lower is better)")
     ax.margins(x=0.18)
-    ax.set_title(case["title"].split(": ", 1)[1], fontsize=FONT + 1, loc="left")
+    title = textwrap.fill(case["title"].split(": ", 1)[1], 52)
+    ax.set_title(title, fontsize=FONT + 1, loc="left")
     ax.spines[["top", "right", "left"]].set_visible(False)
     fig.tight_layout()
     return fig

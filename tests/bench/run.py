@@ -38,7 +38,8 @@ DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
 IMAGES = ROOT / "docs" / "_static" / "benchmarks"
 ORIGINAL = "background==0.2.1"
 # Where every measured interpreter starts: a folder with nothing to import.
-EMPTY = Path(tempfile.mkdtemp(prefix="bench-cwd-"))
+_EMPTY = tempfile.TemporaryDirectory(prefix="bench-cwd-")
+EMPTY = Path(_EMPTY.name)
 
 sys.path.insert(0, str(HERE))
 from adapters import ADAPTERS, PEERS  # noqa: E402
