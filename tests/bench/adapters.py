@@ -405,6 +405,51 @@ def mpire_processes(p: "dict[str, Any]", later: "list[Any]") -> "Any":
     return _mpire(trivial, list(range(p["calls"])), p, "fork")
 
 
+# ---------------------------------------------------------------------- W7
+def _first_result(make: "Callable[[], Any]") -> "Run":
+    """W7: a new pool (or executor) from its creation to its first result."""
+
+    def run(p: "dict[str, Any]", later: "list[Any]") -> "Any":
+        pool = make()
+        later.append(pool.shutdown)
+        return [pool.submit(trivial, 0).result()]
+
+    return run
+
+
+def _bg_pool(**options: "Any") -> "Callable[[], Any]":
+    def make() -> "Any":
+        import background
+
+        return background.Pool(1, **options)
+
+    return make
+
+
+def _executor(name: str) -> "Callable[[], Any]":
+    def make() -> "Any":
+        import concurrent.futures
+
+        return getattr(concurrent.futures, name)(1)
+
+    return make
+
+
+adapter("W7", "background", "Pool(1).submit, threads", USE_POOL)(_first_result(_bg_pool()))
+adapter("W7", "background", "Pool(1, process=True).submit, fork server", USE_PROCESSES)(
+    _first_result(_bg_pool(process=True))
+)
+adapter("W7", "background", "Pool(1, process=True, start_method='fork').submit", USE_PROCESSES)(
+    _first_result(_bg_pool(process=True, start_method="fork"))
+)
+adapter("W7", "concurrent.futures", "ThreadPoolExecutor(1).submit", "concurrent.futures")(
+    _first_result(_executor("ThreadPoolExecutor"))
+)
+adapter("W7", "concurrent.futures", "ProcessPoolExecutor(1).submit", PPE)(
+    _first_result(_executor("ProcessPoolExecutor"))
+)
+
+
 # ---------------------------------------------------------------------- W6
 def drop_as_completed(submit: "Callable[[int], Any]", p: "dict[str, Any]") -> "Any":
     """Submit p["tasks"] calls, keeping no future: each is dropped as it completes.

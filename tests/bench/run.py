@@ -149,6 +149,15 @@ def cases(quick: bool, repeats: int | None) -> list[Case]:
             baseline=f"W6|{tpe}",
             keys=adapters_for("W6"),
         ),
+        Case(
+            "W7",
+            "W7",
+            "W7: a new pool's first result, start-up included",
+            {"calls": 1, "workers": 1},
+            many,
+            baseline="W7|concurrent.futures|ProcessPoolExecutor(1).submit",
+            keys=adapters_for("W7"),
+        ),
     ]
     return out
 
