@@ -166,7 +166,7 @@ class Pool(concurrent.futures.Executor):
 
             self._runner = ExecutorRunner(executor, n)
         elif process:
-            from ._processes import ProcessRunner
+            from ._processes.runner import ProcessRunner
 
             self._runner = ProcessRunner(
                 n,
@@ -304,7 +304,7 @@ class Pool(concurrent.futures.Executor):
         buffersize = _validate.worker_count(buffersize, "buffersize")
         timeout = _validate.wait_seconds(timeout)
         if self._process:
-            from ._processes import process_map
+            from ._processes.batches import process_map
 
             return process_map(
                 self,

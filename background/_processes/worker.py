@@ -1,0 +1,291 @@
+"""The worker process: read a call, run it, send back its outcome.
+
+This is all a worker runs besides the calls themselves, so it stays light: it
+never imports the parent program's ``__main__`` (functions from there arrive by
+value), nor the parent's side of the pool.
+
+The wire: a :class:`Channel` carries length-prefixed messages, one pipe each
+way. The parent's first message sets the worker up (its ``sys.path``, working
+directory and initializer); the worker answers :data:`READY` with its pid in
+the task id field, then one reply for every call, in order. A call is a
+:data:`CALL_HEADER`, the function's pickle (only the first time a function
+goes to this worker: after that its id is enough) and the pickled arguments.
+An empty message tells the worker to stop.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import sys
+from collections import OrderedDict
+from typing import Any, Callable
+
+from background import _pickling
+
+#: A message's length, before the message.
+LENGTH = struct.Struct("<Q")
+#: task id, function id (0: not cached), length of the function's pickle (0: by id only)
+CALL_HEADER = struct.Struct("<qII")
+#: task id, kind of reply, resident bytes after the call (0: not measured)
+REPLY_HEADER = struct.Struct("<qBQ")
+READY, OK, RAISED, RESULT_UNPICKLABLE, CALL_UNPICKLABLE, INIT_FAILED = range(1, 7)
+#: How many functions a worker keeps unpickled; the parent sends a function by
+#: id only if it is among the last FUNCTIONS_SENT it sent there (fewer: both
+#: caches see the same calls in the same order, so the worker still has it).
+FUNCTIONS_KEPT = 256
+FUNCTIONS_SENT = 128
+
+
+class Channel:
+    """Length-prefixed messages over two pipes, one for each direction."""
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self, reader: int, writer: int) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    def send(self, *parts: bytes | bytearray | memoryview) -> None:
+        """Write one message made of *parts*; blocks until it is all written."""
+        views = [memoryview(LENGTH.pack(sum(len(p) for p in parts)))]
+        views += [memoryview(p) for p in parts if len(p)]
+        while views:
+            written = os.writev(self.writer, views)
+            while written:
+                first = views[0]
+                if written < len(first):
+                    views[0] = first[written:]
+                    break
+                written -= len(first)
+                del views[0]
+
+    def recv(self) -> bytes | bytearray | None:
+        """Read one message; ``None`` if the other end closed its pipe."""
+        head = _read_exactly(self.reader, LENGTH.size)
+        if head is None:
+            return None
+        return _read_exactly(self.reader, LENGTH.unpack(head)[0]) or b""
+
+    def close(self) -> None:
+        """Close both pipes."""
+        for fd in (self.reader, self.writer):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _read_exactly(fd: int, size: int) -> bytes | bytearray | None:
+    if size == 0:
+        return b""
+    first = os.read(fd, size)
+    if not first:
+        return None
+    if len(first) == size:
+        return first
+    buffer = bytearray(size)
+    buffer[: len(first)] = first
+    view, got = memoryview(buffer), len(first)
+    while got < size:
+        count = os.readv(fd, [view[got:]])
+        if count == 0:
+            raise EOFError("the pipe closed in the middle of a message")
+        got += count
+    return buffer
+
+
+# -- describing what went wrong ----------------------------------------------------------
+
+
+def describe(error: BaseException) -> str:
+    """``Type: message``, even for an exception whose ``__str__`` raises or recurses."""
+    try:
+        text = str(error)
+    except BaseException:
+        text = "(its message cannot be shown: str() failed)"
+    return f"{type(error).__name__}: {text}"
+
+
+def format_traceback(error: BaseException) -> str:
+    """The traceback as Python prints it, or a line saying it cannot be formatted."""
+    import traceback
+
+    try:
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    except BaseException:
+        return f"{describe(error)}\n(the traceback cannot be formatted)\n"
+
+
+def dumps_back(value: object) -> bytes:
+    """Pickle for the parent: plain pickle, else cloudpickle if it is installed."""
+    try:
+        return _pickling.dumps(value)
+    except Exception:
+        try:
+            return _pickling.by_value(value, "the result")
+        except ImportError:
+            pass
+        raise
+
+
+def sendable(error: BaseException, name: str) -> BaseException:
+    """*error* if it survives the trip to the parent, else a RuntimeError describing it."""
+    try:
+        _pickling.loads(dumps_back(error))  # some exceptions pickle but cannot be rebuilt
+    except BaseException:
+        return RuntimeError(f"{name} raised {describe(error)}, which cannot be pickled")
+    return error
+
+
+def callable_name(fn: Any) -> str:
+    """``module.qualname`` of *fn* (of the function inside a wrapper)."""
+    fn = getattr(fn, "__wrapped__", fn)
+    qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{qualname}" if module else qualname
+
+
+# -- the loop ------------------------------------------------------------------------------
+
+
+class _Functions:
+    """The functions this worker has unpickled, by the ids the parent gave them."""
+
+    def __init__(self) -> None:
+        self.by_id: OrderedDict[int, Callable[..., Any]] = OrderedDict()
+
+    def get(self, data: bytes | bytearray, fn_id: int, start: int, size: int) -> Any:
+        if size:
+            fn = _pickling.loads(memoryview(data)[start : start + size])
+            if fn_id:
+                self.by_id[fn_id] = fn
+                if len(self.by_id) > FUNCTIONS_KEPT:
+                    self.by_id.popitem(last=False)
+            return fn
+        self.by_id.move_to_end(fn_id)
+        return self.by_id[fn_id]
+
+
+def run_one(data: bytes | bytearray, functions: _Functions) -> tuple[int, int, bytes]:
+    """Run the call in *data*; return its task id, the kind of reply and the payload."""
+    task_id, fn_id, size = CALL_HEADER.unpack_from(data)
+    start = CALL_HEADER.size
+    try:
+        fn = functions.get(data, fn_id, start, size)
+        args, kwargs = _pickling.loads(memoryview(data)[start + size :])
+    except BaseException as error:
+        return task_id, CALL_UNPICKLABLE, _pickling.dumps(describe(error))
+    del data
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as error:
+        text = format_traceback(error)
+        return task_id, RAISED, dumps_back((sendable(error, callable_name(fn)), text))
+    try:
+        return task_id, OK, dumps_back(result)
+    except BaseException as error:
+        kind = type(result)
+        what = f"{kind.__module__}.{kind.__qualname__}"
+        return task_id, RESULT_UNPICKLABLE, _pickling.dumps((what, describe(error)))
+
+
+def _set_up(options: dict[str, Any]) -> None:
+    sys.path[:] = options["path"]
+    sys.argv[:] = options["argv"]
+    try:
+        os.chdir(options["cwd"])
+    except OSError:  # gone meanwhile: stay where the worker started
+        pass
+
+
+def main(reader: int, writer: int) -> int:
+    """A worker's life: set up, say it is ready, serve calls until told to stop.
+
+    Returns the exit code: 0 after a stop (or once the parent is gone), 1 if
+    the initializer failed.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    channel = Channel(reader, writer)
+    setup = channel.recv()
+    if not setup:
+        return 0
+    options = pickle.loads(setup)
+    _set_up(options)
+    if options["initializer"] is not None:
+        try:
+            initializer, initargs = _pickling.loads(options["initializer"])
+            initializer(*initargs)
+        except BaseException as error:
+            channel.send(REPLY_HEADER.pack(-1, INIT_FAILED, 0), _pickling.dumps(describe(error)))
+            return 1
+    channel.send(REPLY_HEADER.pack(os.getpid(), READY, 0))
+    _serve(channel, _memory_meter() if options["measure_memory"] else None)
+    return 0
+
+
+def _serve(channel: Channel, meter: Callable[[], int] | None) -> None:
+    functions = _Functions()
+    while True:
+        try:
+            data = channel.recv()
+        except OSError:  # the parent is gone
+            return
+        if not data:  # stopped, or the parent is gone
+            return
+        try:
+            task_id, kind, payload = run_one(data, functions)
+        except BaseException as error:  # out of memory while reporting, say
+            task_id = CALL_HEADER.unpack_from(data)[0]
+            failure = RuntimeError("the worker could not report the outcome: " + describe(error))
+            kind, payload = RAISED, _pickling.dumps((failure, ""))
+        del data
+        try:
+            channel.send(REPLY_HEADER.pack(task_id, kind, meter() if meter else 0), payload)
+        except OSError:  # the parent is gone
+            return
+        del payload
+
+
+def _memory_meter() -> Callable[[], int]:
+    """A function that returns this process's resident memory, in bytes."""
+    try:
+        statm = os.open("/proc/self/statm", os.O_RDONLY)
+    except OSError:  # not Linux: the peak resident size is what is known
+        import resource
+
+        scale = 1 if sys.platform == "darwin" else 1024
+        return lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    page = os.sysconf("SC_PAGE_SIZE")
+    return lambda: int(os.pread(statm, 128, 0).split()[1]) * page
+
+
+def run_forked(reader: int, writer: int) -> int:
+    """:func:`main` in a process forked from a running one; returns the exit code.
+
+    Non-daemon threads that the calls started are waited for, and the exit
+    wait of pools that the calls made runs, as at the end of any program.
+    """
+    try:
+        code = main(reader, writer)
+    except SystemExit as leaving:
+        code = leaving.code if isinstance(leaving.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    shutdown = getattr(__import__("threading"), "_shutdown", None)
+    if shutdown is not None:
+        try:
+            shutdown()
+        except BaseException:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    return code
