@@ -78,9 +78,11 @@ class Pool(concurrent.futures.Executor):
     reports ``running()`` has started, and every other one can be cancelled.
     Workers start as work arrives (under ``fork`` all at once, on the first
     call) and never outlive the program.
-    Contextvars do not travel to processes. Under ``spawn`` and
-    ``forkserver`` a script must guard its entry point with ``if __name__ ==
-    "__main__":``, as for :mod:`multiprocessing`.
+    Contextvars do not travel to processes. Workers never import the
+    program's ``__main__``, under any start method: a script needs no ``if
+    __name__ == "__main__":`` guard. Process pools need a POSIX system
+    (Linux, macOS); elsewhere ``process=True`` raises
+    :class:`NotImplementedError`.
 
     Args:
         n: how many calls may run at once (default: the number of CPUs).

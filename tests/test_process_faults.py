@@ -312,3 +312,17 @@ def test_a_script_without_a_main_guard_runs_its_top_level_once(
         "run 64 True",
         f"method {'forkserver' if method == 'default' else method}",
     ]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_without_pidfds_a_pipe_tells_that_a_worker_ended(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from background._processes import launch
+
+    monkeypatch.setattr(launch, "_PIDFD", False)  # as on macOS, or an old Linux kernel
+    with background.Pool(1, process=True, start_method=method) as pool:
+        with pytest.raises(background.WorkerDied, match="exit code 3") as caught:
+            pool.submit(helpers.exit_now, 3).result(WAIT)
+        assert caught.value.exitcode == 3
+        assert pool.submit(helpers.square, 5).result(WAIT) == 25

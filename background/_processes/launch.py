@@ -214,6 +214,7 @@ def launch(method: str, close_in_child: tuple[int, ...]) -> tuple[worker.Channel
 
 def _fork(ends: tuple[int, int], close_in_child: tuple[int, ...]) -> WorkerProcess:
     exit_r, exit_w = _exit_pipe()
+    worker.flush_standard_streams()  # else the child would write out the parent's buffers again
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child (measured in the worker's own coverage)
         code = 1

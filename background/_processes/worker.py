@@ -283,9 +283,14 @@ def run_forked(reader: int, writer: int) -> int:
             shutdown()
         except BaseException:
             pass
+    flush_standard_streams()
+    return code
+
+
+def flush_standard_streams() -> None:
+    """Write out what is buffered for stdout and stderr."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (AttributeError, OSError, ValueError):
+        except (AttributeError, OSError, ValueError):  # closed, or None
             pass
-    return code
