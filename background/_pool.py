@@ -74,8 +74,11 @@ class Pool(concurrent.futures.Executor):
     unpickled in the worker (its class is missing there, say) fails that call
     with :class:`pickle.UnpicklingError`, and so does a result that cannot be
     unpickled here, whatever its unpickling raises; again the pool goes on. A
-    worker runs one call at a time, sent once it is up and idle: a call that
-    reports ``running()`` has started, and every other one can be cancelled.
+    worker is sent calls only once it is up and idle: one call, or, for
+    functions whose calls took under a millisecond so far, a few of them that
+    run back to back (two milliseconds of work at most). A call that reports
+    ``running()`` has started or is about to, and every other one can be
+    cancelled; a worker that dies fails only the call it was running.
     Workers start as work arrives (under ``fork`` all at once, on the first
     call) and never outlive the program.
     Contextvars do not travel to processes. Workers never import the

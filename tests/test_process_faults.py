@@ -326,3 +326,41 @@ def test_without_pidfds_a_pipe_tells_that_a_worker_ended(
             pool.submit(helpers.exit_now, 3).result(WAIT)
         assert caught.value.exitcode == 3
         assert pool.submit(helpers.square, 5).result(WAIT) == 25
+
+
+# -- quick calls share messages ------------------------------------------------------
+
+
+def test_quick_calls_travel_together_and_slow_ones_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from background._processes.workers import Worker
+
+    counts: list[int] = []
+    send = Worker.send
+
+    def counting(self: Worker, *parts: bytes) -> None:
+        if parts and len(parts[0]) >= 4:
+            counts.append(int.from_bytes(parts[0][:4], "little"))
+        send(self, *parts)
+
+    monkeypatch.setattr(Worker, "send", counting)
+    with background.Pool(1, process=True) as pool:
+        assert pool.submit(helpers.square, 1).result(WAIT) == 1  # measured: quick
+        futures = [pool.submit(helpers.square, i) for i in range(2000)]
+        assert [f.result(WAIT) for f in futures] == [i * i for i in range(2000)]
+        quick = len(counts)
+        slow = [pool.submit(helpers.slow_pid, 0.01) for _ in range(4)]
+        assert all(f.result(WAIT) for f in slow)
+    assert quick < 200  # 2,001 calls in far fewer messages
+    assert counts[quick + 1 :] == [1, 1, 1]  # slow calls: one per message
+
+
+def test_a_worker_dying_in_a_message_of_quick_calls_fails_only_the_call_it_ran() -> None:
+    with background.Pool(1, process=True) as pool:
+        assert pool.submit(helpers.exit_at, 1, -1).result(WAIT) == 1  # measured: quick
+        futures = [pool.submit(helpers.exit_at, i, 50) for i in range(200)]
+        outcomes = [f.exception(WAIT) for f in futures]
+    assert isinstance(outcomes[50], background.WorkerDied)
+    assert [i for i, error in enumerate(outcomes) if error is not None] == [50]
+    assert [f.result() for i, f in enumerate(futures) if i != 50] == [
+        i for i in range(200) if i != 50
+    ]

@@ -88,9 +88,14 @@ class Manager:
     def _stop_idle_workers(self) -> bool:
         """Stop the workers that are done; ``False`` once the pool is done and all have left."""
         runner = self.runner
+        spent = runner.max_tasks
+        if not runner.closing and not any(
+            w.retiring or (spent is not None and w.sent >= spent) for w in runner.workers
+        ):
+            return True  # the common case, seen without the lock: nothing to stop
         with runner.lock:
             finished = (
-                runner.closing and not runner.queue and all(w.job is None for w in runner.workers)
+                runner.closing and not runner.queue and not any(w.busy for w in runner.workers)
             )
             stopping = (
                 list(runner.workers)
@@ -108,8 +113,11 @@ class Manager:
         return True
 
     def _watch_new_workers(self) -> None:
-        with self.runner.lock:
-            everyone = self.runner.workers + self.runner.leaving
+        runner = self.runner
+        if len(self._watched) >= len(runner.workers) + len(runner.leaving):
+            return  # nobody new (a new worker also wakes the manager)
+        with runner.lock:
+            everyone = runner.workers + runner.leaving
         for each in everyone:
             if each not in self._watched and not each.gone:
                 self._selector.register(each.channel.reader, selectors.EVENT_READ, (True, each))
@@ -117,10 +125,11 @@ class Manager:
                 self._watched.add(each)
 
     def _timeout(self) -> float | None:
+        """Until the next time limit or kill, if any (read without the lock: a
+        change comes with a wake-up)."""
         runner = self.runner
-        with runner.lock:
-            moments = [w.deadline for w in runner.workers if w.deadline is not None]
-            moments += [w.kill_at for w in runner.leaving if w.kill_at is not None]
+        moments = [w.deadline for w in runner.workers if w.deadline is not None]
+        moments += [w.kill_at for w in runner.leaving if w.kill_at is not None]
         return None if not moments else max(0.0, min(moments) - time.monotonic())
 
     def _handle(self, data: Any) -> None:
@@ -145,14 +154,22 @@ class Manager:
             self._forget(each.process.sentinel)
 
     def _receive(self, each: Worker) -> None:
-        try:
-            data = each.channel.recv()
-        except (OSError, EOFError):
-            data = None
-        if data is None:  # it closed its pipe: it is exiting
-            self._lost(each)
-            return
-        task_id, kind, _ = worker.REPLY_HEADER.unpack_from(data)
+        """Handle what the worker sent: one read may bring several replies."""
+        channel = each.channel
+        while True:
+            try:
+                data = channel.recv()
+            except (OSError, EOFError):
+                data = None
+            if data is None:  # it closed its pipe: it is exiting
+                self._lost(each)
+                return
+            self._reply(each, data)
+            if each.gone or not channel.has_message():
+                return
+
+    def _reply(self, each: Worker, data: bytes | bytearray) -> None:
+        task_id, kind, _, _ = worker.REPLY_HEADER.unpack_from(data)
         payload = memoryview(data)[worker.REPLY_HEADER.size :]
         if kind == worker.READY:
             each.process.pid = task_id
@@ -160,10 +177,12 @@ class Manager:
         elif kind == worker.INIT_FAILED:
             self.runner.initializer_failed(self._loads(payload))
         else:
+            _, _, _, seconds = worker.REPLY_HEADER.unpack_from(data)
             with self.runner.lock:
-                job = each.finish(task_id)
-            if job is not None:
-                outcome.settle(job, kind, payload)
+                pending = each.finish(task_id)
+            if pending is not None:
+                self.runner.measured(pending, seconds)
+                outcome.settle(pending.job, kind, payload)
 
     @staticmethod
     def _loads(payload: memoryview) -> Any:
@@ -174,7 +193,7 @@ class Manager:
     def _drain(self, each: Worker) -> None:
         """Read what a worker sent before it ended."""
         try:
-            while not each.gone and _readable(each.channel.reader):
+            while not each.gone and (each.channel.has_message() or _readable(each.channel.reader)):
                 self._receive(each)
         except (OSError, EOFError, ValueError):
             pass
@@ -192,13 +211,17 @@ class Manager:
             for group in (runner.workers, runner.leaving):
                 if each in group:
                     group.remove(each)
-            job, each.job = each.job, None
+            held = [pending for _, pending in each.calls]
+            each.calls.clear()
+            # Only the first was running; those behind it never started.
+            runner.requeue_locked(held[1:])
         if each in self._watched:
             self._watched.discard(each)
             self._forget(each.channel.reader)
             self._forget(process.sentinel)
         each.close()
-        if job is not None:
+        if held:
+            job = held[0].job
             job.set_exception(outcome.died(job, process.exitcode, runner.name))
 
     def _forget(self, fd: int) -> None:
@@ -211,12 +234,14 @@ class Manager:
         """Stop the workers whose call ran over its time limit; fail those calls."""
         now = time.monotonic()
         runner = self.runner
+        if not any(w.deadline is not None and w.deadline <= now for w in runner.workers):
+            return
         expired: list[Job] = []
         with runner.lock:
             for each in list(runner.workers):
-                if each.deadline is not None and each.deadline <= now and each.job is not None:
-                    expired.append(each.job)
-                    each.job, each.deadline = None, None
+                if each.deadline is not None and each.deadline <= now and each.calls:
+                    expired.append(each.calls.popleft()[1].job)  # alone: see Worker.take
+                    each.deadline = None
                     runner.workers.remove(each)
                     runner.leaving.append(each)
                     each.terminate()
@@ -230,6 +255,8 @@ class Manager:
 
     def _kill_stragglers(self) -> None:
         """SIGKILL the leaving workers whose grace is over."""
+        if not self.runner.leaving:
+            return
         now = time.monotonic()
         with self.runner.lock:
             late = [w for w in self.runner.leaving if w.kill_at is not None and w.kill_at <= now]
@@ -239,6 +266,8 @@ class Manager:
 
     def _refill(self) -> None:
         runner = self.runner
+        if not runner.queue:
+            return
         with runner.lock:
             sends = runner.assign_locked()
         runner.send(sends)
@@ -250,9 +279,9 @@ class Manager:
         with runner.lock:
             runner.broken = error
             everyone = runner.workers + runner.leaving
-            held = [w.job for w in everyone if w.job is not None]
+            held = [pending.job for w in everyone for _, pending in w.calls]
             for each in everyone:
-                each.job = None
+                each.calls.clear()
         for each in everyone:
             each.kill()
         for job in held:

@@ -11,7 +11,7 @@ import types
 import weakref
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 from background import _pickling
 from background._job import Job, task_name
@@ -19,18 +19,16 @@ from background._job import Job, task_name
 from . import launch, worker
 from .batches import Batch
 from .manager import Manager
-from .workers import Worker, choose_surplus, descriptors, idle, to_start
+from .workers import Pending, Worker, choose_surplus, descriptors, idle, to_start
 
 _live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
 
-
-class Pending(NamedTuple):
-    """A call waiting for an idle worker, pickled already."""
-
-    job: Job
-    fn_id: int  # 0: not cached, send the function's bytes every time
-    fn_bytes: bytes
-    arguments: bytes
+#: A call whose function took at most this long so far is quick: it may share a message.
+QUICK = 0.001
+#: A message of quick calls holds at most this much work, this many calls, this many bytes.
+BUNDLE_SECONDS = 0.002
+BUNDLE_CALLS = 256
+BUNDLE_BYTES = 1 << 20
 
 
 class ProcessRunner:
@@ -75,6 +73,8 @@ class ProcessRunner:
             )
         self._initializer = setup
         self._function_ids = itertools.count(1)
+        #: Seconds a call of each function took so far (a running estimate), by its id.
+        self.durations: dict[int, float] = {}
         self._functions: weakref.WeakKeyDictionary[Any, tuple[int, bytes]] = (
             weakref.WeakKeyDictionary()
         )
@@ -173,7 +173,7 @@ class ProcessRunner:
 
     # -- pickling ---------------------------------------------------------------
 
-    def _function(self, fn: Any, name: str) -> tuple[int, bytes]:
+    def _function(self, fn: Any, job: Job) -> tuple[int, bytes]:
         """*fn*'s id and pickle: pickled once per pool, by value or by reference.
 
         A function sent by value carries the values of the globals it uses as
@@ -182,10 +182,10 @@ class ProcessRunner:
         try:
             cached = self._functions.get(fn)
         except TypeError:  # not hashable
-            return 0, _pickling.dumps_callable(fn, name)
+            return 0, _pickling.dumps_callable(fn, job.name)
         if cached is not None:
             return cached
-        entry = (next(self._function_ids), _pickling.dumps_callable(fn, name))
+        entry = (next(self._function_ids), _pickling.dumps_callable(fn, job.name))
         try:
             self._functions[fn] = entry
         except TypeError:  # no weak reference to it: pickle it every time
@@ -194,12 +194,12 @@ class ProcessRunner:
 
     def _pack(self, job: Job) -> Pending:
         fn = unwrap_task(job.fn)
-        name = job.name
-        fn_id, fn_bytes = self._function(fn, name)
+        fn_id, fn_bytes = self._function(fn, job)
         call = (job.args, job.kwargs)
         try:
             arguments = _pickling.dumps(call)
         except Exception as error:
+            name = job.name
             try:  # a class from __main__ or a doctest, say: send it by value
                 arguments = _pickling.by_value(call, name)
             except Exception:
@@ -213,7 +213,7 @@ class ProcessRunner:
     # -- placing calls (under the lock) -------------------------------------------
 
     def assign_locked(self) -> list[tuple[Worker, tuple[bytes, ...]]]:
-        """Give queued calls to idle workers, one each, starting workers as needed."""
+        """Give queued calls to idle workers, starting workers as needed."""
         sends: list[tuple[Worker, tuple[bytes, ...]]] = []
         queue = self.queue
         while queue:
@@ -223,17 +223,69 @@ class ProcessRunner:
                     if not self._spawn_or_note_locked(sends):
                         break
                 break
-            pending = queue.popleft()
-            job = pending.job
-            if not job.start():
-                continue
-            task_id = next(self._task_ids)
-            chosen.take(task_id, job)
-            known = pending.fn_id and chosen.function_sent(pending.fn_id)
-            fn_bytes = b"" if known else pending.fn_bytes
-            header = worker.CALL_HEADER.pack(task_id, pending.fn_id, len(fn_bytes))
-            sends.append((chosen, (header, fn_bytes, pending.arguments)))
+            bundle = self._bundle_locked()
+            parts = [worker.BUNDLE_HEADER.pack(len(bundle))]
+            for pending in bundle:
+                task_id = next(self._task_ids)
+                chosen.take(task_id, pending)
+                known = pending.fn_id and chosen.function_sent(pending.fn_id)
+                fn_bytes = b"" if known else pending.fn_bytes
+                size = len(pending.arguments)
+                parts += (
+                    worker.CALL_HEADER.pack(task_id, pending.fn_id, len(fn_bytes), size),
+                    fn_bytes,
+                    pending.arguments,
+                )
+            if bundle:
+                sends.append((chosen, (b"".join(parts),)))
         return sends
+
+    def _bundle_locked(self) -> list[Pending]:
+        """Take the next queued call, with the quick ones queued behind it (if it is quick).
+
+        Calls of functions that took under :data:`QUICK` seconds so far travel
+        together, up to :data:`BUNDLE_SECONDS` of work, so that tiny calls
+        cost a fraction of a message each. A call with a time limit, or of a
+        function not measured yet, goes alone. Cancelled calls are dropped.
+        """
+        queue = self.queue
+        bundle: list[Pending] = []
+        total = 0.0
+        size = 0
+        while queue and len(bundle) < BUNDLE_CALLS:
+            pending = queue[0]
+            if bundle:
+                seconds = self._quick(pending)
+                if seconds is None or total + seconds > BUNDLE_SECONDS:
+                    break
+                size += len(pending.arguments)
+                if size > BUNDLE_BYTES:
+                    break
+                total += seconds
+            queue.popleft()
+            if pending.started or pending.job.start():
+                bundle.append(pending)
+                if len(bundle) == 1 and self._quick(pending) is None:
+                    break
+        return bundle
+
+    def _quick(self, pending: Pending) -> float | None:
+        if pending.job.timeout is not None:
+            return None
+        seconds = self.durations.get(pending.fn_id)
+        return seconds if seconds is not None and seconds <= QUICK else None
+
+    def measured(self, pending: Pending, seconds: float) -> None:
+        """Keep a running estimate of how long a call of *pending*'s function takes."""
+        if pending.fn_id:
+            previous = self.durations.get(pending.fn_id)
+            self.durations[pending.fn_id] = (
+                seconds if previous is None else previous + (seconds - previous) / 8
+            )
+
+    def requeue_locked(self, calls: list[Pending]) -> None:
+        """Put calls that a dead worker never started back at the head of the queue."""
+        self.queue.extendleft(call._replace(started=True) for call in reversed(calls))
 
     def spawn_locked(self) -> tuple[Worker, tuple[bytes, ...]]:
         """Start a worker; return it with its setup message, to send outside the lock."""
@@ -259,6 +311,8 @@ class ProcessRunner:
 
     def after_assigning(self) -> None:
         """If no worker could start and none is left, fail the queued calls (outside the lock)."""
+        if self.launch_failure is None:
+            return
         with self.lock:
             error = self.launch_failure
             stranded = error is not None and not any(not w.retiring for w in self.workers)
@@ -331,7 +385,7 @@ class ProcessRunner:
             workers = self.workers + self.leaving
         for pending in queued:
             pending.job.cancel()
-        if any(w.job is not None for w in workers):  # interrupted at exit: abandon them
+        if any(w.busy for w in workers):  # interrupted at exit: abandon them
             for each in workers:
                 each.kill()
         if manager is not None:

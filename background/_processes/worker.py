@@ -7,10 +7,11 @@ value), nor the parent's side of the pool.
 The wire: a :class:`Channel` carries length-prefixed messages, one pipe each
 way. The parent's first message sets the worker up (its ``sys.path``, working
 directory and initializer); the worker answers :data:`READY` with its pid in
-the task id field, then one reply for every call, in order. A call is a
-:data:`CALL_HEADER`, the function's pickle (only the first time a function
-goes to this worker: after that its id is enough) and the pickled arguments.
-An empty message tells the worker to stop.
+the task id field, then one reply for every call, in order. A message of
+calls holds one call, or a few quick ones that run one after the other; each
+call is a :data:`CALL_HEADER`, the function's pickle (only the first time a
+function goes to this worker: after that its id is enough) and the pickled
+arguments. An empty message tells the worker to stop.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pickle
 import signal
 import struct
 import sys
+import time
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -27,10 +29,14 @@ from background import _pickling
 
 #: A message's length, before the message.
 LENGTH = struct.Struct("<Q")
-#: task id, function id (0: not cached), length of the function's pickle (0: by id only)
-CALL_HEADER = struct.Struct("<qII")
-#: task id, kind of reply, resident bytes after the call (0: not measured)
-REPLY_HEADER = struct.Struct("<qBQ")
+#: How many calls a message of calls holds (they run one after the other).
+BUNDLE_HEADER = struct.Struct("<I")
+#: Before each call: task id, function id (0: not cached), length of the
+#: function's pickle (0: the id is enough), length of the arguments' pickle.
+CALL_HEADER = struct.Struct("<qIII")
+#: task id, kind of reply, resident bytes after the call (0: not measured),
+#: seconds the call took (with its unpickling and pickling).
+REPLY_HEADER = struct.Struct("<qBQd")
 READY, OK, RAISED, RESULT_UNPICKLABLE, CALL_UNPICKLABLE, INIT_FAILED = range(1, 7)
 #: How many functions a worker keeps unpickled; the parent sends a function by
 #: id only if it is among the last FUNCTIONS_SENT it sent there (fewer: both
@@ -40,34 +46,77 @@ FUNCTIONS_SENT = 128
 
 
 class Channel:
-    """Length-prefixed messages over two pipes, one for each direction."""
+    """Length-prefixed messages over two pipes, one for each direction.
 
-    __slots__ = ("reader", "writer")
+    Reads are buffered: one read may bring several messages, which
+    :meth:`recv` then returns one by one (:meth:`has_message` tells whether one
+    is waiting in the buffer).
+    """
+
+    __slots__ = ("_buffer", "reader", "writer")
+
+    #: How much one read asks for.
+    CHUNK = 1 << 16
 
     def __init__(self, reader: int, writer: int) -> None:
         self.reader = reader
         self.writer = writer
+        self._buffer = bytearray()
 
     def send(self, *parts: bytes | bytearray | memoryview) -> None:
         """Write one message made of *parts*; blocks until it is all written."""
-        views = [memoryview(LENGTH.pack(sum(len(p) for p in parts)))]
-        views += [memoryview(p) for p in parts if len(p)]
-        while views:
-            written = os.writev(self.writer, views)
-            while written:
-                first = views[0]
-                if written < len(first):
-                    views[0] = first[written:]
-                    break
-                written -= len(first)
-                del views[0]
+        size = 0
+        for part in parts:
+            size += len(part)
+        buffers = [LENGTH.pack(size), *parts]
+        written = os.writev(self.writer, buffers)
+        if written < size + LENGTH.size:  # a full pipe: write the rest as it drains
+            views = [memoryview(b) for b in buffers]
+            while views:
+                while written:
+                    first = views[0]
+                    if written < len(first):
+                        views[0] = first[written:]
+                        break
+                    written -= len(first)
+                    del views[0]
+                if views:
+                    written = os.writev(self.writer, views)
+
+    def has_message(self) -> bool:
+        """``True`` if a whole message is in the buffer already."""
+        buffer = self._buffer
+        return len(buffer) >= LENGTH.size and (
+            len(buffer) >= LENGTH.size + LENGTH.unpack_from(buffer)[0]
+        )
 
     def recv(self) -> bytes | bytearray | None:
         """Read one message; ``None`` if the other end closed its pipe."""
-        head = _read_exactly(self.reader, LENGTH.size)
-        if head is None:
-            return None
-        return _read_exactly(self.reader, LENGTH.unpack(head)[0]) or b""
+        buffer = self._buffer
+        while len(buffer) < LENGTH.size:
+            chunk = os.read(self.reader, self.CHUNK)
+            if not chunk:
+                if buffer:
+                    raise EOFError("the pipe closed in the middle of a message")
+                return None
+            buffer += chunk
+        end = LENGTH.size + LENGTH.unpack_from(buffer)[0]
+        if len(buffer) >= end:
+            message = buffer[LENGTH.size : end]
+            del buffer[:end]
+            return message
+        # A big message: read the rest straight into a buffer of its own.
+        message = bytearray(end - LENGTH.size)
+        have = len(buffer) - LENGTH.size
+        message[:have] = memoryview(buffer)[LENGTH.size :]
+        buffer.clear()
+        with memoryview(message) as view:
+            while have < len(message):
+                count = os.readv(self.reader, [view[have:]])
+                if count == 0:
+                    raise EOFError("the pipe closed in the middle of a message")
+                have += count
+        return message
 
     def close(self) -> None:
         """Close both pipes."""
@@ -76,25 +125,6 @@ class Channel:
                 os.close(fd)
             except OSError:
                 pass
-
-
-def _read_exactly(fd: int, size: int) -> bytes | bytearray | None:
-    if size == 0:
-        return b""
-    first = os.read(fd, size)
-    if not first:
-        return None
-    if len(first) == size:
-        return first
-    buffer = bytearray(size)
-    buffer[: len(first)] = first
-    view, got = memoryview(buffer), len(first)
-    while got < size:
-        count = os.readv(fd, [view[got:]])
-        if count == 0:
-            raise EOFError("the pipe closed in the middle of a message")
-        got += count
-    return buffer
 
 
 # -- describing what went wrong ----------------------------------------------------------
@@ -157,7 +187,7 @@ class _Functions:
     def __init__(self) -> None:
         self.by_id: OrderedDict[int, Callable[..., Any]] = OrderedDict()
 
-    def get(self, data: bytes | bytearray, fn_id: int, start: int, size: int) -> Any:
+    def get(self, data: bytes | bytearray | memoryview, fn_id: int, start: int, size: int) -> Any:
         if size:
             fn = _pickling.loads(memoryview(data)[start : start + size])
             if fn_id:
@@ -169,27 +199,33 @@ class _Functions:
         return self.by_id[fn_id]
 
 
-def run_one(data: bytes | bytearray, functions: _Functions) -> tuple[int, int, bytes]:
-    """Run the call in *data*; return its task id, the kind of reply and the payload."""
-    task_id, fn_id, size = CALL_HEADER.unpack_from(data)
-    start = CALL_HEADER.size
+def run_one(
+    data: bytes | bytearray | memoryview,
+    offset: int,
+    fn_id: int,
+    fn_size: int,
+    functions: _Functions,
+) -> tuple[int, bytes]:
+    """Run the call whose function and arguments start at *offset* of *data*.
+
+    Returns the kind of reply and its payload.
+    """
     try:
-        fn = functions.get(data, fn_id, start, size)
-        args, kwargs = _pickling.loads(memoryview(data)[start + size :])
+        fn = functions.get(data, fn_id, offset, fn_size)
+        args, kwargs = _pickling.loads(memoryview(data)[offset + fn_size :])
     except BaseException as error:
-        return task_id, CALL_UNPICKLABLE, _pickling.dumps(describe(error))
-    del data
+        return CALL_UNPICKLABLE, _pickling.dumps(describe(error))
     try:
         result = fn(*args, **kwargs)
     except BaseException as error:
         text = format_traceback(error)
-        return task_id, RAISED, dumps_back((sendable(error, callable_name(fn)), text))
+        return RAISED, dumps_back((sendable(error, callable_name(fn)), text))
     try:
-        return task_id, OK, dumps_back(result)
+        return OK, dumps_back(result)
     except BaseException as error:
         kind = type(result)
         what = f"{kind.__module__}.{kind.__qualname__}"
-        return task_id, RESULT_UNPICKLABLE, _pickling.dumps((what, describe(error)))
+        return RESULT_UNPICKLABLE, _pickling.dumps((what, describe(error)))
 
 
 def _set_up(options: dict[str, Any]) -> None:
@@ -219,15 +255,18 @@ def main(reader: int, writer: int) -> int:
             initializer, initargs = _pickling.loads(options["initializer"])
             initializer(*initargs)
         except BaseException as error:
-            channel.send(REPLY_HEADER.pack(-1, INIT_FAILED, 0), _pickling.dumps(describe(error)))
+            channel.send(
+                REPLY_HEADER.pack(-1, INIT_FAILED, 0, 0.0), _pickling.dumps(describe(error))
+            )
             return 1
-    channel.send(REPLY_HEADER.pack(os.getpid(), READY, 0))
+    channel.send(REPLY_HEADER.pack(os.getpid(), READY, 0, 0.0))
     _serve(channel, _memory_meter() if options["measure_memory"] else None)
     return 0
 
 
 def _serve(channel: Channel, meter: Callable[[], int] | None) -> None:
     functions = _Functions()
+    clock = time.perf_counter
     while True:
         try:
             data = channel.recv()
@@ -235,18 +274,28 @@ def _serve(channel: Channel, meter: Callable[[], int] | None) -> None:
             return
         if not data:  # stopped, or the parent is gone
             return
-        try:
-            task_id, kind, payload = run_one(data, functions)
-        except BaseException as error:  # out of memory while reporting, say
-            task_id = CALL_HEADER.unpack_from(data)[0]
-            failure = RuntimeError("the worker could not report the outcome: " + describe(error))
-            kind, payload = RAISED, _pickling.dumps((failure, ""))
+        offset = BUNDLE_HEADER.size
+        for _ in range(BUNDLE_HEADER.unpack_from(data)[0]):
+            task_id, fn_id, fn_size, size = CALL_HEADER.unpack_from(data, offset)
+            offset += CALL_HEADER.size
+            call = memoryview(data)[: offset + fn_size + size]
+            started = clock()
+            try:
+                kind, payload = run_one(call, offset, fn_id, fn_size, functions)
+            except BaseException as error:  # out of memory while reporting, say
+                failure = RuntimeError(
+                    "the worker could not report the outcome: " + describe(error)
+                )
+                kind, payload = RAISED, _pickling.dumps((failure, ""))
+            del call
+            header = REPLY_HEADER.pack(task_id, kind, meter() if meter else 0, clock() - started)
+            try:
+                channel.send(header, payload)
+            except OSError:  # the parent is gone
+                return
+            del payload
+            offset += fn_size + size
         del data
-        try:
-            channel.send(REPLY_HEADER.pack(task_id, kind, meter() if meter else 0), payload)
-        except OSError:  # the parent is gone
-            return
-        del payload
 
 
 def _memory_meter() -> Callable[[], int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from typing import NamedTuple
 
 from background._job import Job
 
@@ -16,20 +17,31 @@ from .launch import WorkerProcess
 GRACE = 0.5
 
 
+class Pending(NamedTuple):
+    """A call waiting for an idle worker, pickled already."""
+
+    job: Job
+    fn_id: int  # 0: not cached, send the function's bytes every time
+    fn_bytes: bytes
+    arguments: bytes
+    #: Marked running already: sent to a worker that died before starting it.
+    started: bool = False
+
+
 class Worker:
     """One worker process as the parent sees it.
 
-    It holds at most one call, :attr:`job`, sent only once the worker said it
-    is ready, so a call that is sent has started (or is about to, with nothing
-    ahead of it).
+    It is sent calls only once it said it is ready, and only when idle: one
+    call, or a few quick ones that run back to back (see :meth:`take`), so a
+    call that is sent has started or is about to.
     """
 
     __slots__ = (
+        "calls",
         "channel",
         "deadline",
         "gone",
         "idle_since",
-        "job",
         "kill_at",
         "known",
         "process",
@@ -37,15 +49,14 @@ class Worker:
         "retiring",
         "send_lock",
         "sent",
-        "task_id",
     )
 
     def __init__(self, channel: worker.Channel, process: WorkerProcess) -> None:
         self.channel = channel
         self.process = process
         self.ready = False
-        self.job: Job | None = None
-        self.task_id = -1
+        #: The calls sent to it and not answered yet, oldest first, by task id.
+        self.calls: deque[tuple[int, Pending]] = deque()
         #: When its call's time limit passes (monotonic seconds), if it has one.
         self.deadline: float | None = None
         #: How many calls it was sent, for max_tasks_per_worker.
@@ -60,20 +71,33 @@ class Worker:
         self.gone = False
         self.send_lock = threading.Lock()
 
-    def take(self, task_id: int, job: Job) -> None:
-        """Record that *job* is sent to this worker as task *task_id*."""
-        self.job, self.task_id = job, task_id
-        self.sent += 1
-        if job.timeout is not None:
-            self.deadline = time.monotonic() + job.timeout
+    @property
+    def busy(self) -> bool:
+        """``True`` while it holds calls."""
+        return bool(self.calls)
 
-    def finish(self, task_id: int) -> Job | None:
-        """The call *task_id* came back: free the worker; return its job."""
-        if task_id != self.task_id:
+    def take(self, task_id: int, pending: Pending) -> None:
+        """Record that *pending* is sent to this worker as task *task_id*.
+
+        A call with a time limit is always sent alone: stopping its worker
+        stops nothing else.
+        """
+        self.calls.append((task_id, pending))
+        self.sent += 1
+        timeout = pending.job.timeout
+        if timeout is not None:
+            self.deadline = time.monotonic() + timeout
+
+    def finish(self, task_id: int) -> Pending | None:
+        """The call *task_id* came back: forget it; return it."""
+        calls = self.calls
+        if not calls or calls[0][0] != task_id:
             return None
-        job, self.job, self.task_id, self.deadline = self.job, None, -1, None
-        self.idle_since = time.monotonic()
-        return job
+        pending = calls.popleft()[1]
+        if not calls:
+            self.deadline = None
+            self.idle_since = time.monotonic()
+        return pending
 
     def function_sent(self, fn_id: int) -> bool:
         """Note that *fn_id* goes with the next call; ``True`` if the worker has it already."""
@@ -120,7 +144,7 @@ def idle(workers: list[Worker], max_tasks: int | None) -> Worker | None:
     for candidate in workers:
         if (
             candidate.ready
-            and candidate.job is None
+            and not candidate.calls
             and not candidate.retiring
             and (max_tasks is None or candidate.sent < max_tasks)
         ):
@@ -130,9 +154,13 @@ def idle(workers: list[Worker], max_tasks: int | None) -> Worker | None:
 
 def to_start(workers: list[Worker], queued: int, n: int) -> int:
     """How many workers to start for *queued* calls that no starting worker will take."""
-    active = [w for w in workers if not w.retiring]
-    starting = sum(1 for w in active if not w.ready)
-    return max(0, min(queued - starting, n - len(active)))
+    room = n
+    starting = 0
+    for each in workers:
+        if not each.retiring:
+            room -= 1
+            starting += not each.ready
+    return max(0, min(queued - starting, room))
 
 
 def to_retire(
@@ -142,7 +170,7 @@ def to_retire(
     return [
         w
         for w in workers
-        if w.job is None
+        if not w.calls
         and (
             w.retiring
             or (max_tasks is not None and w.sent >= max_tasks)
@@ -154,7 +182,7 @@ def to_retire(
 def choose_surplus(workers: list[Worker], surplus: int) -> None:
     """Mark *surplus* workers as retiring, idle ones first (they stop at once)."""
     active = [w for w in workers if not w.retiring]
-    for chosen in sorted(active, key=lambda w: w.job is not None)[: max(surplus, 0)]:
+    for chosen in sorted(active, key=lambda w: w.busy)[: max(surplus, 0)]:
         chosen.retiring = True
 
 
