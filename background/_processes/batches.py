@@ -6,11 +6,13 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Callable
 
 from . import worker
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: workers start faster
+    from typing import Any, Callable
+
     from background._future import Future
     from background._pool import Pool
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import socket
-import subprocess
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import server, worker
+from . import worker
+
+if TYPE_CHECKING:
+    import socket
+    import subprocess
 
 METHODS = ("fork", "spawn", "forkserver")
 
@@ -60,7 +62,7 @@ def default_start_method() -> str:
 
 def check_platform() -> None:
     """Raise a clear error where background cannot start worker processes."""
-    if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
+    if not hasattr(os, "fork"):
         raise NotImplementedError(
             "background's worker processes need a POSIX system (Linux, macOS); "
             "here, use Pool(executor=concurrent.futures.ProcessPoolExecutor()) instead"
@@ -133,11 +135,11 @@ class _Served(WorkerProcess):
         if self.exitcode is not None:
             return True
         try:
-            data = os.read(self.sentinel, server.EXIT_CODE.size)
+            data = os.read(self.sentinel, worker.EXIT_CODE.size)
         except BlockingIOError:
             return False
-        if len(data) == server.EXIT_CODE.size:
-            self.exitcode = server.EXIT_CODE.unpack(data)[0]
+        if len(data) == worker.EXIT_CODE.size:
+            self.exitcode = worker.EXIT_CODE.unpack(data)[0]
         else:  # the fork server died: the worker cannot be managed any more
             self.signal(signal.SIGKILL)
             self.exitcode = -signal.SIGKILL
@@ -178,6 +180,8 @@ def _pipes() -> tuple[worker.Channel, tuple[int, int]]:
 
 
 def _interpreter() -> list[str]:
+    import subprocess
+
     flags: list[str] = getattr(subprocess, "_args_from_interpreter_flags", list)()
     if not sys.executable:
         raise RuntimeError("cannot start a worker process: sys.executable is not known")
@@ -231,6 +235,8 @@ def _fork(ends: tuple[int, int], close_in_child: tuple[int, ...]) -> WorkerProce
 
 
 def _spawn(ends: tuple[int, int]) -> WorkerProcess:
+    import subprocess
+
     exit_r, exit_w = _exit_pipe()
     try:
         popen = subprocess.Popen(
@@ -257,13 +263,15 @@ class _ForkServer:
 
     def launch(self, ends: tuple[int, int]) -> WorkerProcess:
         """Have the fork server fork a worker with *ends* as its pipes."""
+        import socket
+
         status_r, status_w = os.pipe()
         try:
             with self._lock:
                 for attempt in (1, 2):
                     control = self._control or self._start()
                     try:
-                        socket.send_fds(control, [server.REQUEST], [*ends, status_w])
+                        socket.send_fds(control, [worker.FORK_REQUEST], [*ends, status_w])
                         break
                     except OSError:  # the server died: start another, once
                         self._forget()
@@ -277,6 +285,9 @@ class _ForkServer:
         return _Served(status_r)
 
     def _start(self) -> socket.socket:
+        import socket
+        import subprocess
+
         ours, theirs = socket.socketpair()
         preload = [name for name in ("cloudpickle",) if name in sys.modules]
         try:
@@ -308,7 +319,7 @@ class _ForkServer:
         if process is not None:
             try:
                 process.wait(5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - stuck: do not wait
+            except Exception:  # pragma: no cover - stuck (TimeoutExpired): do not wait
                 process.kill()
 
     def forget_in_child(self) -> None:

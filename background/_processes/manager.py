@@ -7,7 +7,6 @@ import selectors
 import threading
 import time
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from background._future import logger
@@ -275,7 +274,7 @@ class Manager:
 
     def _break(self) -> None:
         runner = self.runner
-        error = BrokenProcessPool(f"{runner.name}: its manager thread failed")
+        error = outcome.broken(f"{runner.name}: its manager thread failed")
         with runner.lock:
             runner.broken = error
             everyone = runner.workers + runner.leaving

@@ -6,7 +6,6 @@ import pickle
 import signal
 
 from background import _pickling
-from background._errors import WorkerDied
 from background._job import Job
 
 from . import worker
@@ -76,8 +75,23 @@ def exit_reason(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def died(job: Job, code: int | None, pool: str) -> WorkerDied:
-    """The error of a call whose worker died under it."""
+def broken(message: str, cause: BaseException | None = None) -> BaseException:
+    """A :class:`concurrent.futures.process.BrokenProcessPool` with *message*.
+
+    Its module (and multiprocessing with it) is imported only when a pool
+    fails: a process pool that works never loads them.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    error = BrokenProcessPool(message)
+    error.__cause__ = cause
+    return error
+
+
+def died(job: Job, code: int | None, pool: str) -> BaseException:
+    """The error of a call whose worker died under it: :class:`background.WorkerDied`."""
+    from background._errors import WorkerDied
+
     return WorkerDied(
         f"the worker process running {job.name} died ({exit_reason(code)}) before "
         f"returning; the pool {pool} replaced it and goes on with the other tasks",

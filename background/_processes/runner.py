@@ -10,7 +10,6 @@ import threading
 import types
 import weakref
 from collections import deque
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from background import _pickling
@@ -19,6 +18,7 @@ from background._job import Job, task_name
 from . import launch, worker
 from .batches import Batch
 from .manager import Manager
+from .outcome import broken
 from .workers import Pending, Worker, choose_surplus, descriptors, idle, to_start
 
 _live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
@@ -317,9 +317,9 @@ class ProcessRunner:
             error = self.launch_failure
             stranded = error is not None and not any(not w.retiring for w in self.workers)
         if stranded:
-            failure = BrokenProcessPool(f"{self.name} could not start a worker process: {error}")
-            failure.__cause__ = error
-            self.fail_queued(failure)
+            self.fail_queued(
+                broken(f"{self.name} could not start a worker process: {error}", error)
+            )
 
     def send(self, sends: list[tuple[Worker, tuple[bytes, ...]]]) -> None:
         """Write the messages that :meth:`assign_locked` prepared."""
@@ -343,11 +343,10 @@ class ProcessRunner:
             manager.thread.start()
         except RuntimeError as error:  # interpreter shutting down, or out of threads
             manager.close()
-            failure = BrokenProcessPool(
+            message = (
                 f"{self.name} could not start its manager thread ({error}); the call cannot run"
             )
-            failure.__cause__ = error
-            return sends, failure
+            return sends, broken(message, error)
         self.manager = manager
         return sends, None
 
@@ -364,7 +363,7 @@ class ProcessRunner:
 
     def initializer_failed(self, description: str) -> None:
         """A worker's initializer raised: the pool is broken for good."""
-        error = BrokenProcessPool(
+        error = broken(
             f"the initializer {self.initializer_name} failed in a worker process of "
             f"{self.name}: {description}; the pool cannot run tasks"
         )

@@ -15,15 +15,9 @@ import os
 import select
 import signal
 import socket
-import struct
 import sys
 
 from . import worker
-
-#: An exit code, as :func:`os.waitstatus_to_exitcode` gives it.
-EXIT_CODE = struct.Struct("<i")
-#: Each request: one byte, with the worker's three pipe ends attached.
-REQUEST = b"F"
 
 
 def main(control_fd: int, preload: list[str]) -> None:
@@ -47,7 +41,7 @@ def main(control_fd: int, preload: list[str]) -> None:
             _drain(wake_r)
             _reap(statuses)
         if control.fileno() in readable:
-            message, fds, _, _ = socket.recv_fds(control, len(REQUEST), 3)
+            message, fds, _, _ = socket.recv_fds(control, len(worker.FORK_REQUEST), 3)
             if not message:  # the parent is gone or done: so are we
                 break
             pid = os.fork()
@@ -88,7 +82,7 @@ def _reap(statuses: dict[int, int]) -> None:
         fd = statuses.pop(pid, None)
         if fd is not None:
             try:
-                os.write(fd, EXIT_CODE.pack(os.waitstatus_to_exitcode(status)))
+                os.write(fd, worker.EXIT_CODE.pack(os.waitstatus_to_exitcode(status)))
             except OSError:  # the parent stopped listening
                 pass
             os.close(fd)

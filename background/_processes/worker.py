@@ -23,9 +23,12 @@ import struct
 import sys
 import time
 from collections import OrderedDict
-from typing import Any, Callable
 
 from background import _pickling
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: workers start faster
+    from typing import Any, Callable
 
 #: A message's length, before the message.
 LENGTH = struct.Struct("<Q")
@@ -38,6 +41,11 @@ CALL_HEADER = struct.Struct("<qIII")
 #: seconds the call took (with its unpickling and pickling).
 REPLY_HEADER = struct.Struct("<qBQd")
 READY, OK, RAISED, RESULT_UNPICKLABLE, CALL_UNPICKLABLE, INIT_FAILED = range(1, 7)
+#: The fork server's side of the wire: a request to fork a worker is one byte,
+#: with the worker's three pipe ends attached; a worker's exit code (as
+#: :func:`os.waitstatus_to_exitcode` gives it) is written on its status pipe.
+FORK_REQUEST = b"F"
+EXIT_CODE = struct.Struct("<i")
 #: How many functions a worker keeps unpickled; the parent sends a function by
 #: id only if it is among the last FUNCTIONS_SENT it sent there (fewer: both
 #: caches see the same calls in the same order, so the worker still has it).
