@@ -88,8 +88,12 @@ class Manager:
         """Stop the workers that are done; ``False`` once the pool is done and all have left."""
         runner = self.runner
         spent = runner.max_tasks
+        idle_since = self._idle_deadline()
         if not runner.closing and not any(
-            w.retiring or (spent is not None and w.sent >= spent) for w in runner.workers
+            w.retiring
+            or (spent is not None and w.sent >= spent)
+            or (idle_since is not None and not w.busy and w.idle_since <= idle_since)
+            for w in runner.workers
         ):
             return True  # the common case, seen without the lock: nothing to stop
         with runner.lock:
@@ -99,7 +103,7 @@ class Manager:
             stopping = (
                 list(runner.workers)
                 if finished
-                else to_retire(runner.workers, runner.max_tasks, None)
+                else to_retire(runner.workers, spent, None if runner.queue else idle_since)
             )
             for each in stopping:
                 runner.workers.remove(each)
@@ -123,12 +127,23 @@ class Manager:
                 self._selector.register(each.process.sentinel, selectors.EVENT_READ, (False, each))
                 self._watched.add(each)
 
+    def _idle_deadline(self) -> float | None:
+        """Workers idle since before this moment stop (with ``idle_timeout``)."""
+        seconds = self.runner.idle_timeout
+        return None if seconds is None else time.monotonic() - seconds
+
     def _timeout(self) -> float | None:
-        """Until the next time limit or kill, if any (read without the lock: a
-        change comes with a wake-up)."""
+        """Until the next time limit, kill or idle worker's end, if any (read
+        without the lock: a change comes with a wake-up)."""
         runner = self.runner
         moments = [w.deadline for w in runner.workers if w.deadline is not None]
         moments += [w.kill_at for w in runner.leaving if w.kill_at is not None]
+        if runner.idle_timeout is not None:
+            moments += [
+                w.idle_since + runner.idle_timeout
+                for w in runner.workers
+                if w.ready and not w.busy and not w.retiring
+            ]
         return None if not moments else max(0.0, min(moments) - time.monotonic())
 
     def _handle(self, data: Any) -> None:
@@ -176,9 +191,12 @@ class Manager:
         elif kind == worker.INIT_FAILED:
             self.runner.initializer_failed(self._loads(payload))
         else:
-            _, _, _, seconds = worker.REPLY_HEADER.unpack_from(data)
+            _, _, resident, seconds = worker.REPLY_HEADER.unpack_from(data)
+            limit = self.runner.max_memory
             with self.runner.lock:
                 pending = each.finish(task_id)
+                if limit is not None and resident > limit:
+                    each.retiring = True  # replaced once its calls are done
             if pending is not None:
                 self.runner.measured(pending, seconds)
                 outcome.settle(pending.job, kind, payload)

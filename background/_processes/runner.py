@@ -19,7 +19,7 @@ from . import launch, worker
 from .batches import Batch
 from .manager import Manager
 from .outcome import broken
-from .workers import Pending, Worker, choose_surplus, descriptors, idle, to_start
+from .workers import GRACE, Pending, Worker, choose_surplus, descriptors, idle, to_start
 
 _live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
 
@@ -49,6 +49,8 @@ class ProcessRunner:
         *,
         start_method: str | None = None,
         max_tasks_per_worker: int | None = None,
+        max_memory_per_worker: int | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         launch.check_platform()
         # Decided before any worker starts, as multiprocessing's own default may
@@ -64,6 +66,10 @@ class ProcessRunner:
         self._n = n
         self.name = name
         self.max_tasks = max_tasks_per_worker
+        #: Resident bytes past which a worker is replaced after its call.
+        self.max_memory = max_memory_per_worker
+        #: Seconds after which an idle worker stops (another starts when work comes).
+        self.idle_timeout = idle_timeout
         self.initializer_name = ""
         setup: bytes | None = None
         if initializer is not None:
@@ -170,6 +176,58 @@ class ProcessRunner:
         for pending in queued:
             pending.job.cancel()
         return len(queued)
+
+    def stop(self, job: Job) -> bool:
+        """Stop *job*'s call while it runs: terminate its worker (and the processes
+        it started), which is then replaced.
+
+        Only a call that runs alone in its worker can be stopped (every call
+        that is not quick, see :meth:`_bundle_locked`); ``False`` otherwise,
+        or if the call is not running here. The caller settles its future.
+        """
+        with self.lock:
+            for each in self.workers:
+                if len(each.calls) == 1 and each.calls[0][1].job is job:
+                    each.calls.clear()
+                    each.deadline = None
+                    self.workers.remove(each)
+                    self.leaving.append(each)
+                    each.terminate()
+                    manager = self.manager
+                    break
+            else:
+                return False
+        if manager is not None:
+            manager.wake()
+        return True
+
+    def kill(self) -> list[Job]:
+        """Shut down now: cancel the queued calls, terminate every worker.
+
+        Returns the jobs of the calls that were running, for the caller to
+        settle (cancelled); returns once the workers are gone, within about
+        :data:`~.workers.GRACE` seconds, plus the time to reap them.
+        """
+        with self.lock:
+            self.closing = True
+            queued = list(self.queue)
+            self.queue.clear()
+            running = [pending.job for each in self.workers for _, pending in each.calls]
+            stopping = list(self.workers)
+            self.workers.clear()
+            self.leaving += stopping
+            for each in stopping:
+                each.calls.clear()
+                each.deadline = None
+                each.terminate()
+            manager = self.manager
+        for pending in queued:
+            pending.job.cancel()
+        if manager is not None:
+            manager.wake()
+            if manager.thread is not threading.current_thread():
+                manager.thread.join(GRACE + 5)
+        return running
 
     # -- pickling ---------------------------------------------------------------
 
@@ -298,7 +356,8 @@ class ProcessRunner:
         self.workers.append(started)
         if manager is not None:
             manager.wake()  # it must watch the new worker
-        return started, (launch.setup_message(self._initializer, False),)
+        setup = launch.setup_message(self._initializer, self.max_memory is not None)
+        return started, (setup,)
 
     def _spawn_or_note_locked(self, sends: list[tuple[Worker, tuple[bytes, ...]]]) -> bool:
         try:
