@@ -152,8 +152,16 @@ class Job:
         self.release()
 
     def release(self) -> None:
-        """Forget the job: it no longer counts as outstanding or pending."""
+        """Forget the job: it no longer counts as outstanding or pending.
+
+        Its arguments are dropped too: whatever still holds the job (a done
+        callback kept by another executor's future, say) must not keep them.
+        """
         self.outstanding.discard(self.future)
         gates, self.gates = self.gates, ()
-        for gate in gates:
-            gate.leave()
+        if gates:
+            self.future._gates = ()  # its callbacks have run: it holds no place now
+            for gate in gates:
+                gate.leave()
+        self.args = ()
+        self.kwargs = {}

@@ -71,11 +71,22 @@ class Pool(concurrent.futures.Executor):
     and is replaced. An argument that cannot be pickled raises
     :class:`pickle.PicklingError` at submission; a result that cannot be
     pickled fails that call's future with one; both name the function and the
-    type, and the pool goes on. Workers start as work arrives (under ``fork``
-    all at once, on the first call) and never outlive the program.
-    Contextvars do not travel to processes. Under ``spawn`` and
-    ``forkserver`` a script must guard its entry point with ``if __name__ ==
-    "__main__":``, as for :mod:`multiprocessing`.
+    type, and the pool goes on. An argument that pickles but cannot be
+    unpickled in the worker (its class is missing there, say) fails that call
+    with :class:`pickle.UnpicklingError`, and so does a result that cannot be
+    unpickled here, whatever its unpickling raises; again the pool goes on. A
+    worker is sent calls only once it is up and idle: one call, or, for
+    functions whose calls took under a millisecond so far, a few of them that
+    run back to back (two milliseconds of work at most). A call that reports
+    ``running()`` has started or is about to, and every other one can be
+    cancelled; a worker that dies fails only the call it was running.
+    Workers start as work arrives (under ``fork`` all at once, on the first
+    call) and never outlive the program.
+    Contextvars do not travel to processes. Workers never import the
+    program's ``__main__``, under any start method: a script needs no ``if
+    __name__ == "__main__":`` guard. Process pools need a POSIX system
+    (Linux, macOS); elsewhere ``process=True`` raises
+    :class:`NotImplementedError`.
 
     Args:
         n: how many calls may run at once (default: the number of CPUs).
@@ -173,7 +184,7 @@ class Pool(concurrent.futures.Executor):
 
             self._runner = ExecutorRunner(executor, n)
         elif process:
-            from ._processes import ProcessRunner
+            from ._processes.runner import ProcessRunner
 
             self._runner = ProcessRunner(
                 n,
@@ -202,6 +213,14 @@ class Pool(concurrent.futures.Executor):
     def process(self) -> bool:
         """``True`` if calls run in worker processes."""
         return self._process
+
+    @property
+    def start_method(self) -> str | None:
+        """How worker processes start (``"forkserver"``, say); ``None`` unless ``process=True``.
+
+        .. versionadded:: 1.1
+        """
+        return getattr(self._runner, "start_method", None)
 
     @property
     def name(self) -> str:
@@ -317,7 +336,7 @@ class Pool(concurrent.futures.Executor):
         buffersize = _validate.worker_count(buffersize, "buffersize")
         timeout = _validate.wait_seconds(timeout)
         if self._process:
-            from ._processes import process_map
+            from ._processes.batches import process_map
 
             return process_map(
                 self,
