@@ -89,8 +89,11 @@ def register(pool: Pool) -> None:
     from ._threads import start_daemon_thread  # noqa: F401 - loaded now, used by _adopt
 
     _pools.add(pool)
-    owned = pool._kind != "executor"  # an executor handed in belongs to its owner
-    finalizer = weakref.finalize(pool, _adopt, pool._outstanding, pool._runner, owned)
+    if pool._kind != "executor":  # an executor handed in belongs to its owner
+        pool._stop_when_collected.append(pool._runner)  # emptied by pool.shutdown()
+    finalizer = weakref.finalize(
+        pool, _adopt, pool._outstanding, pool._runner, pool._stop_when_collected
+    )
     finalizer.atexit = False
     with _lock:
         if not _reporting:
@@ -159,7 +162,7 @@ def live_pools() -> list[Pool]:
             continue
 
 
-def _adopt(outstanding: Outstanding, runner: Runner, owned: bool) -> None:
+def _adopt(outstanding: Outstanding, runner: Runner, to_stop: list[Runner]) -> None:
     """A pool was collected: keep its outstanding calls in view, free its workers.
 
     Its queued calls still run (the workers stop behind them), as with a
@@ -175,10 +178,10 @@ def _adopt(outstanding: Outstanding, runner: Runner, owned: bool) -> None:
                 pass
     if len(outstanding):
         _orphans.append((outstanding, runner))
-    if owned:
+    for stopping in to_stop:  # unless it was shut down already
         from ._threads import start_daemon_thread
 
-        stop = functools.partial(runner.shutdown, False, False)
+        stop = functools.partial(stopping.shutdown, False, False)
         if not start_daemon_thread(stop, "background-dropped-pool"):
             stop()
 

@@ -88,6 +88,18 @@ class Pool(concurrent.futures.Executor):
     (Linux, macOS); elsewhere ``process=True`` raises
     :class:`NotImplementedError`.
 
+    When the program ends (its main thread does), every pool's outstanding
+    calls are waited for before Python joins its threads: the calls queued
+    and running then, and whatever they, their done-callbacks and non-daemon
+    threads submit meanwhile, to any pool; a pool dropped or shut down with
+    ``wait=False`` included. A daemon thread's calls are refused from then on
+    with :class:`RuntimeError`, as the standard library's executors refuse
+    them, so a heartbeat thread cannot keep the program alive; a call that
+    resubmits itself for ever does, as a non-daemon thread that loops does.
+    Once the wait is over (in an :mod:`atexit` hook, say) every call is
+    refused. Ctrl-C during the wait cancels the calls that have not started
+    and refuses later ones.
+
     Args:
         n: how many calls may run at once (default: the number of CPUs).
         process: run calls in worker processes instead of threads.
@@ -198,6 +210,8 @@ class Pool(concurrent.futures.Executor):
             from ._threads import ThreadRunner
 
             self._runner = ThreadRunner(n, self._name, initializer, initargs)
+        #: The runner to shut down if the pool is collected unshut (see _exit).
+        self._stop_when_collected: list[Runner] = []
         _exit.register(self)
 
     @property
@@ -372,6 +386,7 @@ class Pool(concurrent.futures.Executor):
         """
         with self._shutdown_lock:
             self._shutdown = True
+            self._stop_when_collected.clear()  # stopped now, not again once collected
         self._runner.shutdown(wait, cancel_futures)
 
     def cancel_queued(self) -> int:

@@ -85,7 +85,9 @@ def wait(
 
     With no futures, waits for every task of the default pool that is
     outstanding now. It sleeps instead of spinning; Ctrl-C cancels the tasks
-    that have not started and re-raises :class:`KeyboardInterrupt`.
+    that have not started and re-raises :class:`KeyboardInterrupt`. A
+    background future counts as done once its done-callbacks have run too,
+    except in one of its own callbacks, where waiting on it returns at once.
 
     Args:
         futures: the futures to wait for; default: the default pool's
