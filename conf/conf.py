@@ -70,7 +70,7 @@ copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
 copybutton_remove_prompts = True
-copybutton_copy_empty_lines = False
+copybutton_copy_empty_lines = True
 
 # -- HTML: furo ---------------------------------------------------------------
 html_theme = "furo"
