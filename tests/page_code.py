@@ -96,7 +96,7 @@ class CopyButton:
 class Block:
     """One code block as the built page shows it."""
 
-    text: str  # the block's content, as the HTML <pre> shows it (no trailing newline)
+    text: str  # the block's text as the HTML <pre> holds it: its lines, each ending in "\n"
     language: str  # "python", "console", ... ("" when the fence names none)
     origin: str  # where it comes from: "docs/tutorial.md:42" or "docstring of background.task"
     skipped: bool = False  # shown, but Sybil skips it: left out of what runs
@@ -264,9 +264,7 @@ def _dedent(line: str, indent: int) -> str:
 
 
 def _block(content: list[str], language: str, page: Path, line: int, skipped: bool) -> Block:
-    # Pygments drops the leading and trailing blank lines of a block.
-    text = "\n".join(content).strip("\n")
-    return Block(text, language, f"{page_id(page)}:{line}", skipped)
+    return Block("\n".join(content) + "\n", language, f"{page_id(page)}:{line}", skipped)
 
 
 def _included(page: Path, argument: str, options: dict[str, str]) -> list[Block]:
@@ -346,7 +344,7 @@ def _docstring_blocks(docstring: str, qualified: str) -> list[Block]:
             start = i
             while i < len(lines) and lines[i].strip():
                 i += 1
-            text = textwrap.dedent("\n".join(lines[start:i]))
+            text = textwrap.dedent("\n".join(lines[start:i])) + "\n"
             found.append(Block(text, "pycon", f"docstring of {qualified}"))
         i += 1
     return found
