@@ -20,6 +20,7 @@ keeps the prompt lines without their prompts and drops the output:
 
 ``tests/test_copy_button.py`` clicks the real buttons of the built site and
 checks that this derivation matches them, block for block, on every page.
+``python tests/page_code.py docs/tutorial.md`` prints a page's :func:`script`.
 
 From the copied blocks of one page, in order, come
 
@@ -477,3 +478,12 @@ def unexpected_errors(shown: list[str], expected: list[str]) -> list[str]:
             problems.append(f"unexpected error: {got}")
     problems += [f"the page shows this error, but it was not raised: {want}" for want in waiting]
     return problems
+
+
+if __name__ == "__main__":
+    # python tests/page_code.py PAGE: print the file a reader saves from PAGE.
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python tests/page_code.py PAGE.md  (prints the page's code as a file)")
+    print(script(Path(sys.argv[1]).resolve(), CopyButton.from_conf()), end="")
