@@ -20,6 +20,7 @@ import contextlib
 import http.server
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 # Far above what any page needs (a few seconds), so that only a hang reaches it.
-TIMEOUT = int(os.environ.get("PAGE_TIMEOUT", "180"))
+TIMEOUT = 120
 
 
 class _FakeInternet(http.server.BaseHTTPRequestHandler):
@@ -101,33 +102,43 @@ def _shortened(text: str, keep: int = 4000) -> str:
 
 
 def run(arguments: list[str], *, stdin: str = "", files: dict[str, str] | None = None) -> Run:
-    """Run ``python ARGUMENTS`` in a new empty folder (holding only *files*), *stdin* piped in."""
+    """Run ``python ARGUMENTS`` in a new empty folder (holding only *files*), *stdin* piped in.
+
+    The interpreter runs in a session of its own; when it ends (or hangs and is
+    killed), whatever it left running in that session is killed too.
+    """
+    command = f"python {' '.join(arguments)}"
     with fake_internet() as proxy, tempfile.TemporaryDirectory() as folder:
         for name, text in (files or {}).items():
             Path(folder, name).write_text(text, encoding="utf-8")
+        process = subprocess.Popen(
+            [sys.executable, *arguments],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            cwd=folder,
+            env=user_environment(proxy),
+            start_new_session=True,
+        )
         try:
-            finished = subprocess.run(
-                [sys.executable, *arguments],
-                input=stdin,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                cwd=folder,
-                env=user_environment(proxy),
-                timeout=TIMEOUT,
-            )
-        except subprocess.TimeoutExpired as hung:
-            out = hung.stdout.decode() if isinstance(hung.stdout, bytes) else hung.stdout or ""
-            err = hung.stderr.decode() if isinstance(hung.stderr, bytes) else hung.stderr or ""
-            return Run(
-                f"python {' '.join(arguments)}",
-                -1,
-                out,
-                f"{err}\n[hung: killed after {TIMEOUT} s]",
-            )
-    return Run(
-        f"python {' '.join(arguments)}", finished.returncode, finished.stdout, finished.stderr
-    )
+            stdout, stderr = process.communicate(stdin, timeout=TIMEOUT)
+            returncode = process.returncode
+        except subprocess.TimeoutExpired:
+            _kill_session(process.pid)
+            stdout, stderr = process.communicate()
+            stderr += f"\n[hung: killed after {TIMEOUT} s]"
+            returncode = -1
+        finally:
+            _kill_session(process.pid)
+    return Run(command, returncode, stdout, stderr)
+
+
+def _kill_session(session: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(session, signal.SIGKILL)
 
 
 def repeated_lines(stdout: str, reference: str) -> dict[str, tuple[int, int]]:
@@ -228,9 +239,8 @@ def run_in_terminal(pastes: list[str]) -> Run:
             returncode = -1 if process.poll() is None else process.returncode
             ok = ok and returncode != -1
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            _kill_session(process.pid)
+            process.wait()
             os.close(primary)
     text = _TERMINAL_CODES.sub(b"", bytes(transcript)).replace(b"\r", b"").decode(errors="replace")
     if not ok:
