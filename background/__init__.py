@@ -88,6 +88,13 @@ def __dir__() -> list[str]:
 
 
 class _Module(types.ModuleType):
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # By name, as pickle sends any module: a function sent to a worker
+        # process by value may use ``background`` as a global.
+        import importlib
+
+        return importlib.import_module, (self.__name__,)
+
     @property
     def n(self) -> int:
         from . import _default

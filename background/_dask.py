@@ -147,7 +147,8 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._owns_client = owns_client
         self._settler = Pool(_SETTLERS, name=settler_name)
         self._lock = threading.Lock()
-        self._unfinished: dict[concurrent.futures.Future[Any], None] = {}
+        #: Each unsettled call's future, and the dask future it waits for.
+        self._unfinished: dict[concurrent.futures.Future[Any], Any] = {}
         self._closed = False
 
     def submit(
@@ -166,17 +167,21 @@ class ClusterExecutor(concurrent.futures.Executor):
                 _explain_unpicklable(call, args, error)
                 raise
             outer: concurrent.futures.Future[Any] = concurrent.futures.Future()
-            self._unfinished[outer] = None
+            self._unfinished[outer] = remote
+        # Only the table above refers to the dask future until the call is
+        # settled: dask keeps a result on the cluster while a Future refers to it.
         outer.add_done_callback(self._forget)
-        outer.add_done_callback(functools.partial(_cancel_remote, remote))
         # Runs in dask's callback thread once the task is finished, failed or
         # cancelled; the fetching and settling happen in the settler pool.
         remote.add_done_callback(lambda remote: self._settler.submit(_copy_outcome, remote, outer))
         return outer
 
     def _forget(self, future: concurrent.futures.Future[Any]) -> None:
+        """*future* is settled: drop its dask future, cancelling it if *future* was."""
         with self._lock:
-            self._unfinished.pop(future, None)
+            remote = self._unfinished.pop(future, None)
+        if remote is not None and future.cancelled() and not remote.done():
+            remote.cancel()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Accept no more calls; close the Client if this pool made it.
@@ -223,11 +228,6 @@ def _explain_unpicklable(call: _Call, args: tuple[Any, ...], error: Exception) -
         raise TypeError(
             f"cannot send a call of {call.__name__} to the cluster: {culprit} cannot be pickled"
         ) from error
-
-
-def _cancel_remote(remote: Any, outer: concurrent.futures.Future[Any]) -> None:
-    if outer.cancelled() and not remote.done():
-        remote.cancel()
 
 
 def _copy_outcome(remote: Any, outer: concurrent.futures.Future[Any]) -> None:

@@ -130,8 +130,14 @@ class Job:
         self.release()
 
     def release(self) -> None:
-        """Forget the job: it no longer counts as outstanding or pending."""
+        """Forget the job: it no longer counts as outstanding or pending.
+
+        Its arguments are dropped too: whatever still holds the job (a done
+        callback kept by another executor's future, say) must not keep them.
+        """
         self.outstanding.discard(self.future)
         for gate in self.gates:
             gate.release()
         self.gates = ()
+        self.args = ()
+        self.kwargs = {}

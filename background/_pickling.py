@@ -92,13 +92,18 @@ def _cloudpickler() -> type[pickle.Pickler]:
 
 
 def by_reference(obj: Any) -> bytes | None:
-    """*obj* pickled with plain pickle, or ``None`` if it must go by value."""
+    """*obj* pickled with plain pickle, or ``None`` if it must go by value.
+
+    Raises:
+        TypeError: *obj* holds something that no pickler can send (a lock, a
+            socket, a generator...), so sending it by value would not help.
+    """
     buffer = io.BytesIO()
     try:
         _ByReference(buffer, PROTOCOL).dump(obj)
     except _NeedsValue:
         return None
-    except (pickle.PicklingError, AttributeError, TypeError):
+    except (pickle.PicklingError, AttributeError):  # not importable by name (a lambda...)
         return None
     return buffer.getvalue()
 
@@ -110,8 +115,8 @@ def by_value(obj: Any, what: str) -> bytes:
     except ImportError:
         raise ImportError(
             f"{what} cannot be sent to a worker process by reference (it is defined in "
-            "__main__, a notebook, a doctest or inside a function), and sending it by "
-            f"value needs cloudpickle: {_INSTALL}"
+            "__main__, a notebook, a doctest or inside a function, or is a lambda), and "
+            f"sending it by value needs cloudpickle: {_INSTALL}"
         ) from None
     buffer = io.BytesIO()
     pickler(buffer, PROTOCOL).dump(obj)
@@ -127,7 +132,12 @@ def dumps_callable(fn: Any, what: str) -> bytes:
         ImportError: it must go by value and cloudpickle is not installed.
         pickle.PicklingError: it cannot be pickled at all.
     """
-    data = by_reference(fn)
+    try:
+        data = by_reference(fn)
+    except TypeError as error:
+        raise pickle.PicklingError(
+            f"{what} cannot be sent to a worker process: {type(error).__name__}: {error}"
+        ) from error
     if data is not None:
         return data
     try:

@@ -70,8 +70,14 @@ class Pool(concurrent.futures.Executor):
     and is replaced. An argument that cannot be pickled raises
     :class:`pickle.PicklingError` at submission; a result that cannot be
     pickled fails that call's future with one; both name the function and the
-    type, and the pool goes on. Workers start as work arrives (under ``fork``
-    all at once, on the first call) and never outlive the program.
+    type, and the pool goes on. An argument that pickles but cannot be
+    unpickled in the worker (its class is missing there, say) fails that call
+    with :class:`pickle.UnpicklingError`, and so does a result that cannot be
+    unpickled here, whatever its unpickling raises; again the pool goes on. A
+    worker runs one call at a time, sent once it is up and idle: a call that
+    reports ``running()`` has started, and every other one can be cancelled.
+    Workers start as work arrives (under ``fork`` all at once, on the first
+    call) and never outlive the program.
     Contextvars do not travel to processes. Under ``spawn`` and
     ``forkserver`` a script must guard its entry point with ``if __name__ ==
     "__main__":``, as for :mod:`multiprocessing`.
@@ -191,6 +197,14 @@ class Pool(concurrent.futures.Executor):
     def process(self) -> bool:
         """``True`` if calls run in worker processes."""
         return self._process
+
+    @property
+    def start_method(self) -> str | None:
+        """How worker processes start (``"forkserver"``, say); ``None`` unless ``process=True``.
+
+        .. versionadded:: 1.1
+        """
+        return getattr(self._runner, "start_method", None)
 
     @property
     def name(self) -> str:

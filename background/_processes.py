@@ -2,15 +2,14 @@
 
 The parent keeps one duplex pipe per worker and one manager thread that waits
 on all of them at once (and on each worker's exit sentinel). Submitting
-threads pickle the call themselves and write it straight to a worker with
-room, so a call costs one message each way; the manager reads the results,
+threads pickle the call themselves and write it straight to an idle worker,
+so a call costs one message each way; the manager reads the results,
 settles the futures, refills the workers, replaces a worker that died and
 kills one whose task ran over its time limit.
 
-A worker holds at most two calls at a time (one running, one waiting in its
-pipe), so a crash loses at most those; a call with a time limit is sent only to
-an idle worker and nothing joins it there, so that killing the worker loses
-that call alone.
+A worker holds one call at a time, sent once it is up and idle: a call marked
+running has started, every other one can still be cancelled, and a crash or a
+time limit's kill loses that one call alone.
 
 This module is imported only when a process pool is made: ``import
 background`` stays cheap.
@@ -51,11 +50,6 @@ if TYPE_CHECKING:
 #: Every message starts with the task id and a kind.
 _HEADER = struct.Struct("<qB")
 _CALL, _READY, _OK, _RAISED, _RESULT_UNPICKLABLE, _CALL_UNPICKLABLE, _INIT_FAILED = range(7)
-#: A worker holds at most this many calls: one running, one waiting in its pipe.
-_DEPTH = 2
-#: The manager thread sends a second call to a busy worker only below this size,
-#: so that it can never block on a full pipe while the worker blocks on a result.
-_SMALL = 1 << 16
 _STOP = b""
 
 _live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
@@ -157,8 +151,17 @@ class ProcessRunner:
     ) -> None:
         self._n = n
         self._name = name
-        self._context: Any = multiprocessing.get_context(start_method or default_start_method())
+        # Decided before any worker starts: starting one makes multiprocessing
+        # fix its own default, which would then look like the program's choice.
+        default = default_start_method()
+        self._context: Any = multiprocessing.get_context(start_method or default)
         self.start_method: str = self._context.get_start_method()
+        if self.start_method == "fork" and max_tasks_per_worker is not None:
+            raise ValueError(
+                "max_tasks_per_worker is incompatible with the 'fork' start method: each "
+                "replacement worker would be forked from this process while it runs threads, "
+                "which can deadlock; use start_method='forkserver' or 'spawn'"
+            )
         if self.start_method == "forkserver":
             _preload_in_fork_server(self._context)
         self._max_tasks = max_tasks_per_worker
@@ -203,7 +206,7 @@ class ProcessRunner:
             # Idle workers first: they retire at once; busy ones after their calls.
             for worker in sorted(active, key=lambda w: len(w.inflight))[: max(surplus, 0)]:
                 worker.retiring = True
-            sends = self._assign_locked(from_manager=False) if surplus < 0 else []
+            sends = self._assign_locked() if surplus < 0 else []
         self._send(sends)
         self._wake()
 
@@ -225,10 +228,16 @@ class ProcessRunner:
             if error is None:
                 if self._closing and self._manager is None:
                     raise RuntimeError(f"cannot submit {job.name}: {self._name} is shut down")
-                self._queue.append((job, body))
                 self._open_locked()
-                sends = self._assign_locked(from_manager=False)
-                self._start_manager_locked()
+                if self.start_method == "fork" and self._manager is None:
+                    # Fork every worker now, before the manager thread exists:
+                    # forking a process that runs threads risks deadlocks.
+                    while len(self._workers) < self._n:
+                        self._spawn_locked()
+                error = self._start_manager_locked()
+            if error is None:
+                self._queue.append((job, body))
+                sends = self._assign_locked()
         if error is not None:
             if job.start():
                 job.set_exception(error)
@@ -295,11 +304,9 @@ class ProcessRunner:
                 return _pickling.by_value((fn_bytes, job.args, job.kwargs), name)
             except Exception:
                 pass
-            values = {f"argument {i}": value for i, value in enumerate(job.args)}
-            values.update({f"keyword argument {k!r}": v for k, v in job.kwargs.items()})
             raise pickle.PicklingError(
                 f"cannot send the arguments of {name} to a worker process: "
-                f"{_pickling.offender(values)} cannot be pickled "
+                f"{_pickling.offender(_labelled_arguments(fn, job))} cannot be pickled "
                 f"({type(error).__name__}: {error})"
             ) from error
 
@@ -358,39 +365,45 @@ class ProcessRunner:
         self._wake()  # the manager must watch the new worker's pipe
         return worker
 
-    def _free_worker_locked(self, timed: bool, big: bool, from_manager: bool) -> _Worker | None:
-        best: _Worker | None = None
+    def _idle_worker_locked(self) -> _Worker | None:
+        """A worker that is up and holds no call, if any."""
         limit = self._max_tasks
         for worker in self._workers:
-            if worker.retiring or worker.deadline is not None:
-                continue
-            if limit is not None and worker.sent >= limit:
-                continue
-            held = len(worker.inflight)
-            if held == 0 and (worker.ready or not timed):
+            if (
+                worker.ready
+                and not worker.inflight
+                and not worker.retiring
+                and (limit is None or worker.sent < limit)
+            ):
                 return worker
-            if held < _DEPTH and not timed and best is None and not (from_manager and big):
-                best = worker
-        return best
+        return None
 
-    def _assign_locked(self, from_manager: bool) -> list[tuple[_Worker, bytes]]:
-        """Give queued calls to workers with room, starting workers as allowed."""
+    def _grow_locked(self) -> None:
+        """Start workers for the queued calls that no starting worker will take."""
+        if self._closing_idle_locked():
+            return
+        active = [w for w in self._workers if not w.retiring]
+        starting = sum(1 for w in active if not w.ready)
+        wanted = min(len(self._queue) - starting, self._n - len(active))
+        for _ in range(max(wanted, 0)):
+            self._spawn_locked()
+
+    def _assign_locked(self) -> list[tuple[_Worker, bytes]]:
+        """Give queued calls to idle workers, one each, starting workers as allowed.
+
+        A worker is sent a call only once it is up and idle, so a call marked
+        running really is running (or about to be: it is in the worker's pipe
+        with nothing ahead of it), and every call not started yet can be
+        cancelled. Start-up time never counts against a call's time limit.
+        """
         sends: list[tuple[_Worker, bytes]] = []
         queue = self._queue
         while queue:
-            job, body = queue[0]
-            timed = job.timeout is not None
-            worker = None
-            for candidate in self._idle_or_new_locked(timed):
-                worker = candidate
-                break
+            worker = self._idle_worker_locked()
             if worker is None:
-                worker = self._free_worker_locked(timed, len(body) > _SMALL, from_manager)
-            if worker is None:
+                self._grow_locked()
                 break
-            if timed and not worker.ready:
-                break  # wait for it to come up: start-up time is not the call's time
-            queue.popleft()
+            job, body = queue.popleft()
             if not job.start():
                 continue
             task_id = next(self._ids)
@@ -401,29 +414,6 @@ class ProcessRunner:
                 worker.timed = task_id
             sends.append((worker, _HEADER.pack(task_id, _CALL) + body))
         return sends
-
-    def _idle_or_new_locked(self, timed: bool) -> Iterator[_Worker]:
-        limit = self._max_tasks
-        for worker in self._workers:
-            if (
-                not worker.inflight
-                and not worker.retiring
-                and worker.deadline is None
-                and (limit is None or worker.sent < limit)
-                and (worker.ready or not timed)
-            ):
-                yield worker
-                return
-        if len(self._workers) < self._n and not self._closing_idle_locked():
-            if self.start_method == "fork" and self._manager is None:
-                # Fork every worker now, before the manager thread exists:
-                # forking a process that runs threads risks deadlocks.
-                first = self._spawn_locked()
-                while len(self._workers) < self._n:
-                    self._spawn_locked()
-                yield first
-            else:
-                yield self._spawn_locked()
 
     def _closing_idle_locked(self) -> bool:
         return self._closing and not self._queue
@@ -436,12 +426,21 @@ class ProcessRunner:
                 except (OSError, ValueError):  # it died: the manager fails its calls
                     pass
 
-    def _start_manager_locked(self) -> None:
-        if self._manager is None:
-            self._manager = threading.Thread(
-                target=self._manage, name=f"{self._name}-manager", daemon=True
+    def _start_manager_locked(self) -> BaseException | None:
+        """Start the manager thread if it is not running; the error if it cannot start."""
+        if self._manager is not None:
+            return None
+        manager = threading.Thread(target=self._manage, name=f"{self._name}-manager", daemon=True)
+        try:
+            manager.start()
+        except RuntimeError as error:  # interpreter shutting down, or out of threads
+            failure = BrokenProcessPool(
+                f"{self._name} could not start its manager thread ({error}); the call cannot run"
             )
-            self._manager.start()
+            failure.__cause__ = error
+            return failure
+        self._manager = manager
+        return None
 
     # -- the manager thread ---------------------------------------------------
 
@@ -514,7 +513,7 @@ class ProcessRunner:
                         worker.conn.close()
                 self._expire()
                 with self._lock:
-                    sends = self._retire_locked() + self._assign_locked(from_manager=True)
+                    sends = self._retire_locked() + self._assign_locked()
                 self._send(sends)
         except BaseException:  # pragma: no cover - a bug here must not hang the pool
             from ._future import logger
@@ -671,6 +670,20 @@ class ProcessRunner:
             _kill(worker)
 
 
+def _labelled_arguments(fn: Any, job: Job) -> dict[str, Any]:
+    """The call's arguments by the names a user knows them by, for error messages."""
+    if isinstance(fn, _Batch):  # a map's batch: name the input items
+        items, start = job.args
+        return {
+            f"item {start + i} of the input" + ("" if len(args) == 1 else f", argument {j}"): value
+            for i, args in enumerate(items)
+            for j, value in enumerate(args)
+        }
+    values = {f"argument {i}": value for i, value in enumerate(job.args)}
+    values.update({f"keyword argument {k!r}": v for k, v in job.kwargs.items()})
+    return values
+
+
 def _unwrap_task(fn: Any) -> Any:
     """What a worker runs for *fn*: for a ``@background.task`` wrapper, its call.
 
@@ -721,20 +734,18 @@ def _settle(job: Job, kind: int, payload: memoryview) -> None:
     name = job.name
     try:
         value = _pickling.loads(payload)
-    except Exception as error:
-        job.set_exception(
-            pickle.UnpicklingError(
-                f"the result of {name} came back from the worker process but cannot be "
-                f"unpickled here: {type(error).__name__}: {error}"
-            )
+    except BaseException as error:  # SystemExit from a __reduce__ too: fail this call only
+        failure = pickle.UnpicklingError(
+            f"the result of {name} came back from the worker process but cannot be "
+            f"unpickled here: {_describe(error)}"
         )
+        failure.__cause__ = error
+        job.set_exception(failure)
         return
     if kind == _OK:
         job.set_result(value)
     elif kind == _RAISED:
         raised, text = value
-        if not isinstance(raised, BaseException):
-            raised = RuntimeError(f"{name} raised {raised}, which cannot be pickled")
         job.set_exception(_with_remote_traceback(raised, text))
     elif kind == _RESULT_UNPICKLABLE:
         kind_name, description = value
@@ -756,7 +767,28 @@ def _settle(job: Job, kind: int, payload: memoryview) -> None:
 
 
 def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    """``Type: message``, even for an exception whose ``__str__`` raises or recurses."""
+    try:
+        text = str(error)
+    except BaseException:
+        text = "(its message cannot be shown: str() failed)"
+    return f"{type(error).__name__}: {text}"
+
+
+def _sendable(error: BaseException, name: str) -> BaseException:
+    """*error* if it survives the trip to the parent, else a RuntimeError describing it."""
+    try:
+        _pickling.loads(_dumps_back(error))  # some exceptions pickle but cannot be rebuilt
+    except BaseException:
+        return RuntimeError(f"{name} raised {_describe(error)}, which cannot be pickled")
+    return error
+
+
+def _format_traceback(error: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    except BaseException:
+        return f"{_describe(error)}\n(the traceback cannot be formatted)\n"
 
 
 def _type_name(value: object) -> str:
@@ -793,12 +825,8 @@ def _run_one(data: bytes, cache: dict[bytes, Any]) -> bytes:
     try:
         result = fn(*args, **kwargs)
     except BaseException as error:
-        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        try:
-            back = _dumps_back((error, text))
-            _pickling.loads(back)  # some exceptions pickle but cannot be rebuilt
-        except BaseException:
-            back = _pickling.dumps((_describe(error), text))
+        text = _format_traceback(error)
+        back = _dumps_back((_sendable(error, task_name(fn)), text))
         return header.pack(task_id, _RAISED) + back
     try:
         return header.pack(task_id, _OK) + _dumps_back(result)
@@ -836,7 +864,15 @@ def _worker_main(
                 return
             if not data:
                 return
-            reply = _run_one(data, cache)
+            try:
+                reply = _run_one(data, cache)
+            except BaseException as error:  # out of memory while reporting, say
+                failure = RuntimeError(
+                    "the worker could not report the outcome: " + _describe(error)
+                )
+                reply = _HEADER.pack(_HEADER.unpack_from(data)[0], _RAISED) + _pickling.dumps(
+                    (failure, "")
+                )
             del data
             try:
                 send(reply)
@@ -872,8 +908,9 @@ class _Batch:
         self.payload = None
 
     def __call__(
-        self, items: list[tuple[Any, ...]]
+        self, items: list[tuple[Any, ...]], start: int = 0
     ) -> tuple[float, list[Any], BaseException | None, str | None]:
+        """Run the batch of input items *start* onwards."""
         fn = self.fn
         results: list[Any] = []
         append = results.append
@@ -881,9 +918,9 @@ class _Batch:
         try:
             for args in items:
                 append(fn(*args))
-        except Exception as error:
-            text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-            return time.perf_counter() - started, results, error, text
+        except BaseException as error:
+            text = _format_traceback(error)
+            return time.perf_counter() - started, results, _sendable(error, task_name(fn)), text
         return time.perf_counter() - started, results, None, None
 
     @property
@@ -929,11 +966,15 @@ def process_map(
     batch = _Batch(_unwrap_task(fn))
     in_flight: deque[tuple[int, Future[Any]]] = deque()
 
+    sent = 0
+
     def submit_next() -> bool:
+        nonlocal sent
         items = list(itertools.islice(calls, sizer.size))
         if not items:
             return False
-        future = pool._submit(batch, (items,), {}, (), (), timeout=call_timeout)
+        future = pool._submit(batch, (items, sent), {}, (), (), timeout=call_timeout)
+        sent += len(items)
         in_flight.append((len(items), future))
         return True
 

@@ -17,7 +17,9 @@ T = TypeVar("T")
 class DoneAndNotDone(NamedTuple):
     """What :func:`background.wait` returns: two sets of futures."""
 
+    #: The futures that finished (with a result or an exception) or were cancelled.
     done: set[concurrent.futures.Future[Any]]
+    #: The futures still queued or running when the wait ended.
     not_done: set[concurrent.futures.Future[Any]]
 
 

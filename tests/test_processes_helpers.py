@@ -129,3 +129,66 @@ def wait_for(path: str, seconds: float) -> bool:
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.01)
     return os.path.exists(path)
+
+
+def _exit_while_unpickled() -> None:
+    raise SystemExit("cannot rebuild this result")
+
+
+def _interrupt_while_unpickled() -> None:
+    raise KeyboardInterrupt
+
+
+class ExitsWhenUnpickled:
+    """A value whose unpickling raises SystemExit (or KeyboardInterrupt)."""
+
+    def __init__(self, interrupt: bool = False) -> None:
+        self.interrupt = interrupt
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        return (_interrupt_while_unpickled if self.interrupt else _exit_while_unpickled), ()
+
+
+def make_exits_when_unpickled(interrupt: bool = False) -> ExitsWhenUnpickled:
+    """Return a result that the parent cannot rebuild."""
+    return ExitsWhenUnpickled(interrupt)
+
+
+class TwoArgsBadStr(Exception):
+    """Cannot be rebuilt from its args, and its __str__ raises."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(a)
+        self.b = b
+
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ exploded")
+
+
+def raise_two_args_bad_str() -> None:
+    """Raise an exception that can be neither sent back nor printed."""
+    raise TwoArgsBadStr("a", "b")
+
+
+def raise_self_referencing() -> None:
+    """Raise an exception whose args contain itself."""
+    error = ValueError("cycle")
+    error.args = (error,)
+    raise error
+
+
+def signal_then_wait(started: str, release: str, seconds: float) -> int:
+    """Create *started*, then sleep until *release* exists; return the worker's pid."""
+    Path(started).write_text(str(os.getpid()))
+    wait_for(release, seconds)
+    return os.getpid()
+
+
+class Big:
+    """Stands for a large argument."""
+
+
+def after_a_while(value: object) -> str:
+    """Return *value*'s type name a little later."""
+    time.sleep(0.05)
+    return type(value).__name__

@@ -8,60 +8,95 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from work import SLEEP
 
 START = "<!-- benchmarks:start (written by tests/bench/run.py: do not edit by hand) -->"
 END = "<!-- benchmarks:end -->"
 OURS = "background"
-
-
-# How each workload is shown: the value's unit and scale, and the relation
-# taken within each round (against the case's baseline or the physical limit).
-def _per_task(v: float, case: dict[str, Any]) -> float:
-    return v / case["params"]["calls"] * 1e6
-
-
-SHOW: dict[str, tuple[str, Callable[[float, dict[str, Any]], float]]] = {
-    "W1": ("seconds", lambda v, c: v),
-    "W2": ("µs per task", _per_task),
-    "W3": ("µs per task", _per_task),
-    "W4": ("seconds", lambda v, c: v),
-    "W5": ("ms", lambda v, c: v * 1e3),
-    "W6": ("peak RSS growth, MB", lambda v, c: v),
-}
-RELATION = {
-    "W1": "× one task's duration (limit 1.0)",
-    "W2": "× bare `ThreadPoolExecutor.submit`",
-    "W3": "× bare `ProcessPoolExecutor.submit`",
-    "W4": "speed-up over serial (limit 2.0)",
-    "W5": "× `import concurrent.futures`",
-    "W6": "MB more than bare `ThreadPoolExecutor`",
+W5_BARE = "W5|python|python -c pass"
+W5_IMPORT = "W5|concurrent.futures|import concurrent.futures"
+W5_SUBMIT = (
+    "W5|concurrent.futures|import concurrent.futures, then one `submit()` and its `result()`"
+)
+W5_FIRST_USE = (
+    "W5|background|import background, then one `@task` function called and its `result()`"
+)
+ORDER = ["background", "concurrent.futures", "background 0.2.1", "pebble", "loky", "joblib"]
+ORDER += ["mpire", "serial", "python"]
+RANGE = "–\u2060"  # an en dash that a narrow column does not break after (a word joiner)
+#: Labels too long for a plot, shortened there.
+SHORT = {
+    W5_SUBMIT.split("|")[2]: "import, one submit() and its result()",
+    W5_FIRST_USE.split("|")[2]: "first use: one @task call and its result()",
 }
 
 
 def limit(case: dict[str, Any]) -> float:
+    """W1's physical limit: rounds of sleeps, one task's duration each."""
     p = case["params"]
     return math.ceil(p["calls"] / p["workers"]) * SLEEP
 
 
-def relation(case: dict[str, Any], key: str) -> list[float]:
-    """Per-round relation of *key* to the case's reference, NaN where missing."""
-    values = case["values"]
-    mine = values[key]
+def shown(case: dict[str, Any], key: str) -> list[float]:
+    """The per-round values of *key* in the table's unit (NaN where missing)."""
+    w, values = case["workload"], case["values"]
+    if w == "W5":  # ms over the bare interpreter of the same round
+        bare = values.get(W5_BARE, [])
+        return [(v - b) * 1e3 if key != W5_BARE else v * 1e3 for v, b in zip(values[key], bare)]
+    if w in ("W2", "W3"):
+        return [v / case["params"]["calls"] * 1e6 for v in values[key]]
+    if w == "W7":
+        return [v * 1e3 for v in values[key]]
+    return list(values[key])
+
+
+def relation(case: dict[str, Any], key: str, against: str | None = None) -> list[float]:
+    """Per-round relation of *key* to *against* (default: the case's reference)."""
+    w = case["workload"]
+    mine = shown(case, key)
+    if w == "W1" and against is None:
+        return [v / limit(case) for v in mine]
+    against = against or case["baseline"]
+    if against not in case["values"]:
+        return [math.nan] * len(mine)
+    theirs = shown(case, against)
+    if w == "W4":
+        return [b / v for v, b in zip(mine, theirs)]
+    if w == "W6":
+        return [v - b for v, b in zip(mine, theirs)]
+    return [v / b for v, b in zip(mine, theirs)]
+
+
+def header(case: dict[str, Any]) -> list[str]:
+    """The value and relation columns' headings."""
     w = case["workload"]
     if w == "W1":
-        return [v / limit(case) for v in mine]
-    base = values.get(case["baseline"]) if case["baseline"] else None
-    if base is None:
-        return [math.nan] * len(mine)
-    if w == "W4":
-        return [b / v for v, b in zip(mine, base)]
-    if w == "W6":
-        return [v - b for v, b in zip(mine, base)]
-    return [v / b for v, b in zip(mine, base)]
+        rounds = math.ceil(case["params"]["calls"] / case["params"]["workers"])
+        what = "one task's 0.2 s" if rounds == 1 else f"{rounds} × 0.2 s = {limit(case):g} s"
+        return ["seconds", f"× the limit ({what})"]
+    return {
+        "W2": ["µs per task", "× bare `ThreadPoolExecutor.submit`"],
+        "W3": ["µs per task", "× bare `ProcessPoolExecutor.submit`"],
+        "W4": ["seconds", "speed-up over serial (limit 2.0)"],
+        "W5": ["ms over a bare `python -c pass`", "× `import concurrent.futures`",
+               "× `concurrent.futures` and one `submit`"],
+        "W6": ["peak RSS growth, MB", "MB more than bare `ThreadPoolExecutor`"],
+        "W7": ["ms", "× bare `ProcessPoolExecutor(1)`"],
+    }[w]  # fmt: skip
+
+
+def relations(case: dict[str, Any], key: str) -> list[list[float]]:
+    """The relation columns of *key*'s row (none for W5's bare interpreter)."""
+    if case["workload"] == "W5":
+        if key == W5_BARE:
+            return []
+        return [relation(case, key, W5_IMPORT), relation(case, key, W5_SUBMIT)]
+    return [relation(case, key)]
 
 
 def stats(xs: list[float]) -> tuple[float, float, float]:
@@ -88,30 +123,48 @@ def cell(xs: list[float]) -> str:
     m, lo, hi = stats(xs)
     if math.isnan(m):
         return "failed"
-    return f"{fmt(m)} [{fmt(lo)}–{fmt(hi)}]"
+    return f"{fmt(m)} [{fmt(lo)}{RANGE}{fmt(hi)}]"
 
 
-def rows(case: dict[str, Any]) -> list[tuple[str, str, list[float], list[float]]]:
-    """(peer, label, shown values, relations) for each adapter, in a stable order."""
-    _, scale = SHOW[case["workload"]]
+def rows(case: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(peer, label, key) for each adapter, ours first, then in ORDER."""
     out = []
-    for key, values in case["values"].items():
+    for key in case["values"]:
         _, peer, label = key.split("|")
-        shown = [scale(v, case) for v in values]
-        out.append((peer, label, shown, relation(case, key)))
-    order = ["background", "concurrent.futures", "background 0.2.1", "pebble", "loky"]
-    order += ["joblib", "mpire", "serial"]
-    out.sort(key=lambda r: order.index(r[0]) if r[0] in order else 99)
+        out.append((peer, label, key))
+    out.sort(key=lambda r: ORDER.index(r[0]) if r[0] in ORDER else 99)
     return out
 
 
+def name(peer: str, label: str) -> str:
+    """A row's first cell: the library in bold if ours, then how it was called."""
+    library = f"**{peer}**" if peer == OURS else peer
+    code, rest = _split(label)  # "Pool.submit, function in __main__"
+    rest = rest.replace("__main__", "`__main__`")
+    return f"{library}: `{code}`" + (f", {rest}" if rest else "")
+
+
+def _split(label: str) -> tuple[str, str]:
+    """A label's code, and the words after its first comma outside brackets."""
+    depth = 0
+    for i, char in enumerate(label):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and label.startswith(", ", i):
+            return label[:i], label[i + 2 :]
+    return label, ""
+
+
 def case_table(case: dict[str, Any]) -> str:
-    unit, _ = SHOW[case["workload"]]
-    rel = RELATION[case["workload"]]
-    lines = [f"| library | how | {unit} | {rel} |", "| --- | --- | ---: | ---: |"]
-    for peer, label, shown, related in rows(case):
-        name = f"**{peer}**" if peer == OURS else peer
-        lines.append(f"| {name} | `{label}` | {cell(shown)} | {cell(related)} |")
+    heads = header(case)
+    lines = [
+        "| library: how | " + " | ".join(heads) + " |",
+        "| --- |" + " ---: |" * len(heads),
+    ]
+    for peer, label, key in rows(case):
+        cells = [cell(shown(case, key))] + [cell(r) for r in relations(case, key)]
+        cells += ["–"] * (len(heads) - len(cells))
+        lines.append(f"| {name(peer, label)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -119,112 +172,138 @@ def find(data: dict[str, Any], case_id: str) -> dict[str, Any] | None:
     return next((c for c in data["cases"] if c["id"] == case_id), None)
 
 
-def targets(data: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(target, measured, verdict) for each of issue 8's targets present in *data*."""
-    out: list[tuple[str, str, str]] = []
+@dataclass(frozen=True)
+class Target:
+    """One line of the page's first table: a comparison, and its bound if it has one."""
 
-    def check(name: str, xs: list[float], ok: Callable[[float], bool], unit: str = "") -> None:
+    case: str
+    text: str
+    key: str
+    against: str | None = None  # another row (a ratio per round); None: the case's relation
+    bound: tuple[str, float] | None = None  # ("<=", 1.05): the median must hold it
+    unit: str = "×"
+    per_task: bool = False  # the value itself (µs per task), not a relation
+
+
+#: The comparisons the issues name; the bounds are issue 8's targets.
+TARGETS = [
+    Target("W1-110", "W1, 110 workers, n set before the clock: × the limit",
+           "W1|background|@task call, n set before the clock", bound=("<=", 1.05)),
+    Target("W1-110", "W1, 110 workers, n set inside the clock: × the limit",
+           "W1|background|@task call, n set inside the clock"),
+    Target("W2", "W2: `@task` call × bare submit", "W2|background|@task call",
+           bound=("<=", 1.10)),
+    Target("W2", "W2: `Pool.map` × bare submit", "W2|background|Pool.map", bound=("<=", 1.0)),
+    Target("W3", "W3: process `Pool.map`, µs per task", "W3|background|Pool.map",
+           bound=("<=", 5), unit=" µs", per_task=True),
+    Target("W3", "W3: process `Pool.map` × `ProcessPoolExecutor.map(chunksize=500)`",
+           "W3|background|Pool.map",
+           against="W3|concurrent.futures|ProcessPoolExecutor.map(chunksize=500)"),
+    Target("W3", "W3: process `Pool.submit` × pebble's `schedule`", "W3|background|Pool.submit",
+           against="W3|pebble|ProcessPool.schedule", bound=("<=", 1.0)),
+    Target("W3", "W3: process `Pool.submit`, function in `__main__`, × pebble's `schedule`",
+           "W3|background|Pool.submit, function in __main__",
+           against="W3|pebble|ProcessPool.schedule"),
+    Target("W4", "W4: speed-up over serial", "W4|background|Pool.submit", bound=(">=", 1.9)),
+    Target("W5", "W5: `import background` × `import concurrent.futures`",
+           "W5|background|import background", against=W5_IMPORT, bound=("<", 1.0)),
+    Target("W5", "W5: `import background` × `concurrent.futures` and one `submit`",
+           "W5|background|import background", against=W5_SUBMIT),
+    Target("W5", "W5: first use × `import concurrent.futures`",
+           W5_FIRST_USE, against=W5_IMPORT),
+    Target("W5", "W5: first use × `concurrent.futures` and one `submit`",
+           W5_FIRST_USE, against=W5_SUBMIT),
+    Target("W6", "W6: peak RSS over bare `ThreadPoolExecutor`", "W6|background|@task call",
+           bound=("<=", 1.0), unit=" MB"),
+]  # fmt: skip
+
+
+def targets(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(comparison, measured, target and verdict) for each target whose case ran."""
+    out = []
+    for t in TARGETS:
+        case = find(data, t.case)
+        if case is None or t.key not in case["values"]:
+            continue
+        xs = shown(case, t.key) if t.per_task else relation(case, t.key, t.against)
         m, lo, hi = stats(xs)
         if math.isnan(m):
-            out.append((name, "not measured", "–"))
-            return
-        verdict = "holds" if ok(m) else "**missed**"
-        out.append((name, f"{fmt(m)}{unit} [{fmt(lo)}–{fmt(hi)}]", verdict))
-
-    if c := find(data, "W1-110"):
-        check(
-            "W1, 110 workers: at most 1.05× one task",
-            relation(c, "W1|background|@task call"),
-            lambda m: m <= 1.05,
-            "×",
-        )
-    if (c := find(data, "W2")) and c["baseline"]:
-        check(
-            "W2: `@task` call at most 1.10× bare submit",
-            relation(c, "W2|background|@task call"),
-            lambda m: m <= 1.10,
-            "×",
-        )
-        check(
-            "W2: `Pool.map` no slower than bare submit",
-            relation(c, "W2|background|Pool.map"),
-            lambda m: m <= 1.0,
-            "×",
-        )
-    if c := find(data, "W3"):
-        calls = c["params"]["calls"]
-        check(
-            "W3: process `Pool.map` at most 5 µs per task",
-            [v / calls * 1e6 for v in c["values"].get("W3|background|Pool.map", [])],
-            lambda m: m <= 5,
-            " µs",
-        )
-        mine = c["values"].get("W3|background|Pool.submit", [])
-        theirs = c["values"].get("W3|pebble|ProcessPool.schedule", [])
-        check(
-            "W3: process `Pool.submit` no slower than pebble",
-            [a / b for a, b in zip(mine, theirs)],
-            lambda m: m <= 1.0,
-            "× pebble",
-        )
-    if c := find(data, "W4"):
-        check(
-            "W4: at least 1.9× over serial",
-            relation(c, "W4|background|Pool.submit"),
-            lambda m: m >= 1.9,
-            "×",
-        )
-    if c := find(data, "W5"):
-        check(
-            "W5: `import background` costs less than `import concurrent.futures`",
-            relation(c, "W5|background|import background"),
-            lambda m: m < 1.0,
-            "×",
-        )
-    if c := find(data, "W6"):
-        check(
-            "W6: peak RSS within 1 MB of bare `ThreadPoolExecutor`",
-            relation(c, "W6|background|@task call"),
-            lambda m: m <= 1.0,
-            " MB",
-        )
+            out.append((t.text, "failed", "–"))
+            continue
+        measured = f"{fmt(m)}{t.unit} [{fmt(lo)}{RANGE}{fmt(hi)}]"
+        verdict = "–"
+        if t.bound is not None:
+            op, value = t.bound
+            holds = {"<=": m <= value, ">=": m >= value, "<": m < value}[op]
+            sign = {"<=": "≤", ">=": "≥", "<": "<"}[op]
+            verdict = f"{sign} {fmt(value)}{t.unit}: " + ("holds" if holds else "**missed**")
+        out.append((t.text, measured, verdict))
     return out
+
+
+def rounds_sentence(case: dict[str, Any]) -> str:
+    n = max((len(v) for v in case["values"].values()), default=0)
+    return f"Median [min–max] of {n} round{'s' if n != 1 else ''}."
 
 
 def markdown(data: dict[str, Any], peers: dict[str, str]) -> str:
     m = data["machine"]
     v = m["versions"]
+    peers_line = ", ".join(f"{k} {v[k]}" for k in sorted(v))
     parts = [
-        f"Measured {m['date']} on a shared machine: {m['cpu']}, {m['usable_cores']} cores, "
-        f"{m['memory_gb']} GB, {m['system']}, {m['python']}. Other work ran on the same "
-        f"two cores meanwhile (load average {m['load_before'][0]} at the start, "
-        f"{m['load_after'][0]} at the end), so read the ratios, each taken within one "
-        "round of interleaved runs, rather than the absolute times. Each cell is the "
-        f"median [min–max] over the rounds. The whole run took {m['seconds'] // 60} min "
-        f"{m['seconds'] % 60} s.",
+        f"Measured {m['date']} on {m['cpu']}, {m['usable_cores']} cores, "
+        f"{m['memory_gb']} GB, {m['system']}, {m['python']}, by "
+        f"`tox -e bench{' -- --quick' if m['quick'] else ''}` in "
+        f"{m['seconds'] // 60} min {m['seconds'] % 60} s. The machine is shared: its load "
+        f"average was {m['load_before'][0]} at the start and {m['load_after'][0]} at the "
+        "end, so read the ratios, each taken within one round, rather than the absolute "
+        "times.",
         "",
-        "Peers: " + ", ".join(f"{k} {v[k]}" for k in sorted(v)) + ".",
+        f"Versions: {peers_line}.",
         "",
-        "### Targets",
+        "### Comparisons",
         "",
-        "| target | measured | verdict |",
+        "Each ratio is taken within a round, then summarised as the median [min–max] "
+        "over the rounds. A target is the project's goal, where it has set one.",
+        "",
+        "| comparison | measured | target |",
         "| --- | ---: | --- |",
     ]
     parts += [f"| {t} | {measured} | {verdict} |" for t, measured, verdict in targets(data)]
     for case in data["cases"]:
-        n = len(next(iter(case["values"].values()), []))
-        parts += ["", f"### {case['title']}", "", f"{n} rounds.", "", case_table(case)]
-        image = image_name(case)
+        parts += ["", f"### {case['title']}", "", rounds_sentence(case), "", case_table(case)]
+        parts += notes(case)
         if case["id"] != "W1-serial":
-            parts += ["", f"![{case['title']}](_static/benchmarks/{image})"]
+            parts += ["", f"![{case['title']}](_static/benchmarks/{image_name(case)})"]
     if data["failures"]:
         parts += ["", "Failed measurements:", ""]
         parts += [f"- `{f[:200]}`" for f in data["failures"]]
     return "\n".join(parts)
 
 
+def notes(case: dict[str, Any]) -> list[str]:
+    """Sentences under a table that read a figure out of it."""
+    key = "W1|background|@task call, n set before the clock"
+    if case["id"] == "W1-110" and key in case["values"]:
+        over = [(v - limit(case)) * 1e3 for v in case["values"][key]]
+        m, lo, hi = stats(over)
+        return [
+            "",
+            f"With `n` set before the clock, `@background.task` took {fmt(m)} ms "
+            f"[{fmt(lo)}{RANGE}{fmt(hi)}] more than one task's 0.2 s: what starting 100 "
+            "threads, and the sleeps' own overshoot, cost here.",
+        ]
+    return []
+
+
 def image_name(case: dict[str, Any]) -> str:
-    return case["id"].lower() + ".png"
+    return case["id"].lower() + ".svg"
+
+
+# The plots are drawn narrow, with each bar's label above it rather than beside
+# it, so that on a phone they show near their full size and stay readable.
+WIDTH_IN = 4.6
+FONT = 9
 
 
 def plots(data: dict[str, Any], folder: Path) -> None:
@@ -233,48 +312,68 @@ def plots(data: dict[str, Any], folder: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",  # text stays text: crisp, searchable, small files
+            "svg.hashsalt": "background-benchmarks",  # the same ids on every run
+            "font.family": ["DejaVu Sans", "sans-serif"],
+            "font.size": FONT,
+        }
+    )
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()  # the former, wide raster plots
     for case in data["cases"]:
         if case["id"] == "W1-serial":
             continue
-        w = case["workload"]
-        use_relation = w in ("W1", "W4")
-        table = rows(case)
-        labels = [f"{peer}: {label}" for peer, label, _, _ in table]
-        series = [rel if use_relation else shown for _, _, shown, rel in table]
-        if w == "W4":  # the serial loop's speed-up over itself says nothing
-            keep = [i for i, (peer, *_) in enumerate(table) if peer != "serial"]
-            labels = [labels[i] for i in keep]
-            series = [series[i] for i in keep]
-            table = [table[i] for i in keep]
-        med = [stats(s)[0] for s in series]
-        lo = [m - stats(s)[1] for m, s in zip(med, series)]
-        hi = [stats(s)[2] - m for m, s in zip(med, series)]
-        colors = ["#2a7ab9" if peer == OURS else "#b0b0b0" for peer, *_ in table]
-        fig, ax = plt.subplots(figsize=(8, 0.42 * len(labels) + 1.3), dpi=110)
-        y = list(range(len(labels)))[::-1]
-        clean = [0 if math.isnan(x) else x for x in med]
-        ax.barh(y, clean, color=colors, xerr=[lo, hi], capsize=3, ecolor="#444")
-        ax.set_yticks(y, labels, fontsize=8)
-        unit = SHOW[w][0]
-        if w == "W1":
-            ax.axvline(1.0, color="#c33", lw=1, ls="--")
-            ax.set_xlabel("× one task's duration (the limit is 1.0; lower is better)")
-        elif w == "W4":
-            ax.axvline(2.0, color="#c33", lw=1, ls="--")
-            ax.set_xlabel("speed-up over serial (the limit on 2 cores is 2.0; higher is better)")
-        else:
-            ax.set_xlabel(f"{unit} (lower is better)")
-        if w in ("W3", "W6") and min(clean) > 0 and min(clean) * 20 < max(clean):
-            ax.set_xscale("log")
-        for yy, x, up in zip(y, med, hi):
-            if not math.isnan(x):  # the median, right of the error bar
-                ax.text(x + up, yy, f"  {fmt(x)}", va="center", fontsize=7)
-        ax.set_title(case["title"], fontsize=10)
-        ax.spines[["top", "right"]].set_visible(False)
-        fig.tight_layout()
-        fig.savefig(folder / image_name(case), metadata={"Software": None})
+        fig = _plot(plt, case)
+        fig.savefig(folder / image_name(case), metadata={"Date": None, "Creator": None})
         plt.close(fig)
+
+
+def _plot(plt: Any, case: dict[str, Any]) -> Any:
+    w = case["workload"]
+    table = [r for r in rows(case) if not (w == "W4" and r[0] == "serial")]
+    if w == "W5":
+        table = [r for r in table if r[2] != W5_BARE]
+    use_relation = w in ("W1", "W4")
+    series = [relation(case, key) if use_relation else shown(case, key) for *_, key in table]
+    med = [stats(s)[0] for s in series]
+    clean = [0.0 if math.isnan(x) else x for x in med]
+    lo = [0.0 if math.isnan(m) else m - stats(s)[1] for m, s in zip(med, series)]
+    hi = [0.0 if math.isnan(m) else stats(s)[2] - m for m, s in zip(med, series)]
+    colors = ["#2a7ab9" if peer == OURS else "#a8a8a8" for peer, *_ in table]
+    step = 1.0  # one bar and its label above it
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.5 * len(table) + 0.95))
+    y = [-i * step for i in range(len(table))]
+    ax.barh(y, clean, height=0.42, color=colors, xerr=[lo, hi], capsize=2.5, ecolor="#444")
+    log = w in ("W3", "W5", "W6", "W7") and min(clean) > 0 and min(clean) * 20 < max(clean)
+    if log:
+        ax.set_xscale("log")
+    import matplotlib.transforms
+
+    left = matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
+    for yy, (peer, label, _), x, up in zip(y, table, med, hi):
+        text = f"{peer}: {SHORT.get(label, label)}".replace("`", "")
+        ax.text(0, yy + 0.3, text, fontsize=FONT - 0.5, transform=left)
+        if not math.isnan(x):
+            ax.text(x + up, yy, f" {fmt(x)}", va="center", fontsize=FONT - 1)
+    ax.set_yticks([])
+    ax.set_ylim(y[-1] - 0.45, 0.75)
+    if w == "W1":
+        ax.axvline(1.0, color="#c33", lw=1, ls="--")
+        ax.set_xlabel("× the limit (1.0 is the limit; lower is better)")
+    elif w == "W4":
+        ax.axvline(2.0, color="#c33", lw=1, ls="--")
+        ax.set_xlabel("speed-up over serial (2.0 is the limit; higher is better)")
+    else:
+        ax.set_xlabel(f"{header(case)[0].replace('`', '')} (lower is better)")
+    ax.margins(x=0.18)
+    title = textwrap.fill(case["title"].split(": ", 1)[1], 52)
+    ax.set_title(title, fontsize=FONT + 1, loc="left")
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    fig.tight_layout()
+    return fig
 
 
 def write_page(page: Path, tables: str) -> None:

@@ -2,7 +2,10 @@
 
 Run it with ``tox -e bench`` (or ``python tests/bench/run.py`` in an
 environment with the peers installed). Every measurement runs in a fresh
-interpreter (measure.py); the repeats are interleaved: each round measures
+interpreter that has loaded nothing the measured code could load: W5 times
+``python -c "<statement>"`` itself, against a bare ``python -c pass``; the
+other workloads run measure.py, which checks that it preloaded nothing but
+the library under test. The repeats are interleaved: each round measures
 every peer once, in a rotated order, so that a burst of load on a shared
 machine hits all peers alike. Ratios are taken within a round, then the
 median [min-max] over rounds is reported.
@@ -21,7 +24,6 @@ import math
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +37,9 @@ ROOT = HERE.parent.parent
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"
 IMAGES = ROOT / "docs" / "_static" / "benchmarks"
 ORIGINAL = "background==0.2.1"
+# Where every measured interpreter starts: a folder with nothing to import.
+_EMPTY = tempfile.TemporaryDirectory(prefix="bench-cwd-")
+EMPTY = Path(_EMPTY.name)
 
 sys.path.insert(0, str(HERE))
 from adapters import ADAPTERS, PEERS  # noqa: E402
@@ -84,8 +89,8 @@ def cases(quick: bool, repeats: int | None) -> list[Case]:
                 {"calls": 100, "workers": cpus, "sleep": True},
                 repeats or 2,
                 keys=[
-                    "W1|background|@task call",
-                    "W1|background 0.2.1|@task call",
+                    "W1|background|@task call, n set inside the clock",
+                    "W1|background 0.2.1|@task call, n set inside the clock",
                     "W1|concurrent.futures|ThreadPoolExecutor.submit",
                 ],
             ),
@@ -129,11 +134,11 @@ def cases(quick: bool, repeats: int | None) -> list[Case]:
         Case(
             "W5",
             "W5",
-            "W5: import cost over a bare interpreter",
+            "W5: import and first use, over a bare interpreter",
             {},
-            repeats or (5 if quick else 15),
-            baseline="W5|concurrent.futures|import concurrent.futures",
-            keys=list(IMPORTS),
+            repeats or (7 if quick else 25),
+            baseline=W5_BARE,
+            keys=list(STATEMENTS),
         ),
         Case(
             "W6",
@@ -144,16 +149,36 @@ def cases(quick: bool, repeats: int | None) -> list[Case]:
             baseline=f"W6|{tpe}",
             keys=adapters_for("W6"),
         ),
+        Case(
+            "W7",
+            "W7",
+            "W7: a new pool's first result, start-up included",
+            {"calls": 1, "workers": 1},
+            many,
+            baseline="W7|concurrent.futures|ProcessPoolExecutor(1).submit",
+            keys=adapters_for("W7"),
+        ),
     ]
     return out
 
 
-#: W5: adapter key -> the statement timed in a fresh interpreter.
-IMPORTS = {
+#: W5: adapter key -> the program that ``python -c`` runs. Each is timed from
+#: the start of the interpreter to its exit, and the bare one subtracted.
+#: Each round runs every program W5_TRIES times and keeps the fastest.
+FIRST_USE = "import background\n@background.task\ndef one():\n    return 1\none().result()"
+FIRST_USE_LABEL = "import background, then one `@task` function called and its `result()`"
+W5_BARE = "W5|python|python -c pass"
+W5_TRIES = 3
+STATEMENTS = {
+    W5_BARE: "pass",
     "W5|concurrent.futures|import concurrent.futures": "import concurrent.futures",
+    "W5|concurrent.futures|import concurrent.futures, then one `submit()` and its `result()`": (
+        "import concurrent.futures\nconcurrent.futures.ThreadPoolExecutor().submit(int).result()"
+    ),
     "W5|background|import background": "import background",
-    "W5|background|import background; background.task": "import background; background.task",
+    f"W5|background|{FIRST_USE_LABEL}": FIRST_USE,
     "W5|background 0.2.1|import background": "import background",
+    f"W5|background 0.2.1|{FIRST_USE_LABEL}": FIRST_USE,
     "W5|pebble|import pebble": "import pebble",
     "W5|loky|import loky": "import loky",
     "W5|joblib|import joblib": "import joblib",
@@ -186,10 +211,38 @@ def child_env(peer: str, original: Path) -> dict[str, str]:
 
 def measure(case: Case, key: str, original: Path) -> dict[str, Any]:
     peer = key.split("|")[1]
-    params = dict(case.params)
     if case.workload == "W5":
-        params["statement"] = IMPORTS[key]
-    return _child({"workload": case.workload, "key": key, "params": params}, peer, original)
+        return bare(STATEMENTS[key], peer, original)
+    return _child({"workload": case.workload, "key": key, "params": case.params}, peer, original)
+
+
+def bare(statement: str, peer: str, original: Path) -> dict[str, Any]:
+    """Seconds from starting ``python -c statement`` to its exit: nothing preloaded.
+
+    The fastest of W5_TRIES runs. The interpreter starts in an empty folder,
+    so that ``-c``'s first sys.path entry (the current folder) holds no package.
+    """
+    env = child_env(peer, original)
+    best = math.inf
+    for _ in range(W5_TRIES):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", statement],
+            cwd=EMPTY,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=120,
+            check=False,
+        )
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            detail = f"exit {done.returncode}: {done.stderr.decode(errors='replace')[-300:]}"
+            print(f"  FAILED {statement!r}: {detail}", file=sys.stderr)
+            return {"value": math.nan, "ok": False, "detail": detail}
+        best = min(best, seconds)
+    return {"value": best, "ok": True, "detail": ""}
 
 
 def _child(spec: dict[str, Any], peer: str, original: Path) -> dict[str, Any]:
@@ -204,7 +257,8 @@ def _child(spec: dict[str, Any], peer: str, original: Path) -> dict[str, Any]:
         spec = dict(spec, answer=str(answer))
         with open(log, "w") as stderr:
             child = subprocess.Popen(
-                [sys.executable, str(HERE / "measure.py"), json.dumps(spec)],
+                [sys.executable, str(HERE / "measure.py"), repr(spec)],
+                cwd=EMPTY,
                 env=child_env(peer, original),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -229,6 +283,24 @@ def _child(spec: dict[str, Any], peer: str, original: Path) -> dict[str, Any]:
     if not outcome["ok"]:
         print(f"  FAILED {spec['key']}: {outcome['detail']}", file=sys.stderr)
     return outcome
+
+
+def warm_bytecode(original: Path) -> None:
+    """Write the bytecode caches first, as an installed library has them.
+
+    Otherwise the first round would pay for compiling: inside the clock where
+    code is imported there (worker processes, W1's first use, W5).
+    """
+    import compileall
+    import importlib.util
+
+    folders = [ROOT / "background", original]
+    for name in ("pebble", "loky", "joblib", "mpire", "cloudpickle"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            folders += [Path(folder) for folder in spec.submodule_search_locations]
+    for folder in folders:
+        compileall.compile_dir(folder, quiet=1, workers=1)
 
 
 def calibrate(original: Path) -> int:
@@ -270,7 +342,7 @@ def versions(original: Path) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "missing"
     dists = list(metadata.distributions(path=[str(original)]))
-    out["background 0.2.1"] = dists[0].version if dists else "missing"
+    out["original background"] = dists[0].version if dists else "missing"
     return out
 
 
@@ -288,10 +360,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if c.workload == "W4":
                 c.params["spin"] = steps
         print(f"W4: spin({steps:,}) takes about 0.5 s here", file=sys.stderr)
-    for c in chosen:  # W5: a first import writes the bytecode caches; not counted
-        if c.workload == "W5":
-            for key in c.keys:
-                measure(c, key, original)
+    warm_bytecode(original)
     values: dict[str, dict[str, list[float]]] = {c.id: {k: [] for k in c.keys} for c in chosen}
     failures: list[str] = []
     rounds = max(c.repeats for c in chosen)
@@ -333,13 +402,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def median_range(xs: list[float]) -> tuple[float, float, float]:
-    xs = [x for x in xs if not math.isnan(x)]
-    if not xs:
-        return (math.nan, math.nan, math.nan)
-    return (statistics.median(xs), min(xs), max(xs))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, fewer cases")
@@ -369,7 +431,7 @@ def main() -> None:
     if (not data["machine"]["quick"] or args.docs or args.render) and not args.no_docs:
         report.plots(data, IMAGES)
         report.write_page(DOCS_PAGE, tables)
-        print(f"wrote {DOCS_PAGE.relative_to(ROOT)} and {IMAGES.relative_to(ROOT)}/*.png")
+        print(f"wrote {DOCS_PAGE.relative_to(ROOT)} and {IMAGES.relative_to(ROOT)}/*.svg")
     if data["failures"]:
         print("\n".join(["FAILURES:", *data["failures"]]), file=sys.stderr)
         sys.exit(1)

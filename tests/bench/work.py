@@ -1,7 +1,6 @@
 """The functions every peer runs, defined once at module level so that worker
-processes can import them by reference."""
-
-from __future__ import annotations
+processes can import them by reference. It imports nothing that a bare
+interpreter has not loaded already (``time`` is loaded at start-up)."""
 
 import time
 
