@@ -43,7 +43,7 @@ def test_the_page_pastes_into_the_interactive_interpreter(page: Path) -> None:
     _check(page, page_runs.run(["-i", "-q"], stdin=page_code.paste_input(page, SETTINGS)))
 
 
-if sys.version_info >= (3, 13):
+if sys.version_info >= (3, 13) and sys.platform != "win32":  # a pty: POSIX only
 
     @pytest.mark.parametrize("page", PAGES, ids=page_code.page_id)
     def test_the_page_pastes_into_the_new_interactive_interpreter(page: Path) -> None:
@@ -72,7 +72,7 @@ def test_an_empty_line_after_the_function_makes_it_paste(tmp_path: Path) -> None
     assert ran.stdout == "1\n"
 
 
-if sys.version_info >= (3, 13):
+if sys.version_info >= (3, 13) and sys.platform != "win32":  # a pty: POSIX only
 
     def test_the_new_interpreter_reports_errors_in_a_paste() -> None:
         ran = page_runs.run_in_terminal(["x = 1", "print(x + 1)", "1 / 0", "def f(:"])
