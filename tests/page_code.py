@@ -480,6 +480,14 @@ def unexpected_errors(shown: list[str], expected: list[str]) -> list[str]:
     return problems
 
 
+def listing(problems: list[str], most: int = 12) -> str:
+    """*problems*, one a line, the first *most* of them (a failing page may print thousands)."""
+    shown = problems[:most]
+    if len(problems) > most:
+        shown.append(f"... and {len(problems) - most} more")
+    return "\n".join(shown)
+
+
 if __name__ == "__main__":
     # python tests/page_code.py PAGE: print the file a reader saves from PAGE.
     import sys

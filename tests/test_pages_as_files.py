@@ -31,7 +31,7 @@ def test_the_page_runs_saved_as_a_file(page: Path) -> None:
     problems = page_code.unexpected_errors(
         page_code.errors_shown(ran.stderr), page_code.expected_errors(page)
     )
-    assert not problems, "\n".join([*problems, report])
+    assert not problems, f"{page_code.listing(problems)}\n{report}"
     assert ran.returncode == 0, report
 
     if page_runs.repeated_lines(ran.stdout, reference=""):

@@ -34,7 +34,7 @@ def _check(page: Path, ran: page_runs.Run) -> None:
     problems = page_code.unexpected_errors(
         page_code.errors_shown(ran.stderr), page_code.expected_errors(page)
     )
-    assert not problems, "\n".join([*problems, report])
+    assert not problems, f"{page_code.listing(problems)}\n{report}"
     assert ran.returncode == 0, report
 
 
