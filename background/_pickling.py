@@ -19,7 +19,10 @@ import io
 import pickle
 import sys
 import types
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: workers start faster
+    from typing import Any
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 

@@ -74,13 +74,18 @@ class Pool(concurrent.futures.Executor):
     unpickled in the worker (its class is missing there, say) fails that call
     with :class:`pickle.UnpicklingError`, and so does a result that cannot be
     unpickled here, whatever its unpickling raises; again the pool goes on. A
-    worker runs one call at a time, sent once it is up and idle: a call that
-    reports ``running()`` has started, and every other one can be cancelled.
+    worker is sent calls only once it is up and idle: one call, or, for
+    functions whose calls took under a millisecond so far, a few of them that
+    run back to back (two milliseconds of work at most). A call that reports
+    ``running()`` has started or is about to, and every other one can be
+    cancelled; a worker that dies fails only the call it was running.
     Workers start as work arrives (under ``fork`` all at once, on the first
     call) and never outlive the program.
-    Contextvars do not travel to processes. Under ``spawn`` and
-    ``forkserver`` a script must guard its entry point with ``if __name__ ==
-    "__main__":``, as for :mod:`multiprocessing`.
+    Contextvars do not travel to processes. Workers never import the
+    program's ``__main__``, under any start method: a script needs no ``if
+    __name__ == "__main__":`` guard. Process pools need a POSIX system
+    (Linux, macOS); elsewhere ``process=True`` raises
+    :class:`NotImplementedError`.
 
     Args:
         n: how many calls may run at once (default: the number of CPUs).
@@ -166,7 +171,7 @@ class Pool(concurrent.futures.Executor):
 
             self._runner = ExecutorRunner(executor, n)
         elif process:
-            from ._processes import ProcessRunner
+            from ._processes.runner import ProcessRunner
 
             self._runner = ProcessRunner(
                 n,
@@ -304,7 +309,7 @@ class Pool(concurrent.futures.Executor):
         buffersize = _validate.worker_count(buffersize, "buffersize")
         timeout = _validate.wait_seconds(timeout)
         if self._process:
-            from ._processes import process_map
+            from ._processes.batches import process_map
 
             return process_map(
                 self,

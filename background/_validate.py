@@ -67,9 +67,9 @@ def wait_seconds(value: object, what: str = "timeout") -> float | None:
 
 def start_method(value: object) -> str:
     """A start method that :mod:`multiprocessing` offers on this platform."""
-    import multiprocessing
+    from ._processes.launch import start_methods
 
-    methods = multiprocessing.get_all_start_methods()
+    methods = start_methods()
     if not isinstance(value, str) or value not in methods:
         raise ValueError(
             f"start_method must be one of {', '.join(map(repr, methods))}, got {describe(value)}"

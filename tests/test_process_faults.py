@@ -30,11 +30,15 @@ pytestmark = [
 
 def _run(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run *code* as a program in a fresh interpreter that imports this checkout."""
+    return _run_command(["-c", textwrap.dedent(code), *args], cwd)
+
+
+def _run_command(command: list[str], cwd: Path | None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     paths = [str(ROOT), str(ROOT / "tests"), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
+        [sys.executable, *command],
         capture_output=True,
         text=True,
         timeout=WAIT * 2,
@@ -254,3 +258,109 @@ def test_a_function_sent_by_value_may_use_the_background_module(pool: background
 
     assert pool.submit(uses_background).result(WAIT) == "backgroundTrue"
     assert pickle.loads(pickle.dumps(background)) is background
+
+
+# -- scripts without a __main__ guard ----------------------------------------------------
+
+UNGUARDED = """\
+import multiprocessing
+import os
+import sys
+
+import background
+
+print("top of the script", os.getpid(), flush=True)
+if sys.argv[1] != "default":
+    multiprocessing.set_start_method(sys.argv[1])
+
+
+@background.task(process=True)
+def square(x):
+    return x * x
+
+
+def cube(x):
+    return x * x * x
+
+
+pool = background.Pool(2, process=True)
+print("task", square(7).result(60))
+print("map", list(square.map(range(5))))
+print("pool", pool.submit(cube, 3).result(60), list(pool.map(cube, [1, 2])))
+background.use(pool)
+elsewhere = background.run(os.getpid).result(60) != os.getpid()
+print("run", background.run(cube, 4).result(60), elsewhere)
+print("method", pool.start_method)
+"""
+
+
+@pytest.mark.parametrize("method", ["default", *METHODS])
+def test_a_script_without_a_main_guard_runs_its_top_level_once(
+    method: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED)
+    done = _run_command([str(script), method], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines if line.startswith("top")] == ["top"]
+    assert lines[1:] == [
+        "task 49",
+        "map [0, 1, 4, 9, 16]",
+        "pool 27 [1, 8]",
+        "run 64 True",
+        f"method {'forkserver' if method == 'default' else method}",
+    ]
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_without_pidfds_a_pipe_tells_that_a_worker_ended(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from background._processes import launch
+
+    monkeypatch.setattr(launch, "_PIDFD", False)  # as on macOS, or an old Linux kernel
+    with background.Pool(1, process=True, start_method=method) as pool:
+        with pytest.raises(background.WorkerDied, match="exit code 3") as caught:
+            pool.submit(helpers.exit_now, 3).result(WAIT)
+        assert caught.value.exitcode == 3
+        assert pool.submit(helpers.square, 5).result(WAIT) == 25
+
+
+# -- quick calls share messages ------------------------------------------------------
+
+
+def test_quick_calls_travel_together_and_slow_ones_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from background._processes.workers import Worker
+
+    counts: list[int] = []
+    send = Worker.send
+
+    def counting(self: Worker, *parts: bytes) -> None:
+        if parts and len(parts[0]) >= 4:
+            counts.append(int.from_bytes(parts[0][:4], "little"))
+        send(self, *parts)
+
+    monkeypatch.setattr(Worker, "send", counting)
+    with background.Pool(1, process=True) as pool:
+        assert pool.submit(helpers.square, 1).result(WAIT) == 1  # measured: quick
+        futures = [pool.submit(helpers.square, i) for i in range(2000)]
+        assert [f.result(WAIT) for f in futures] == [i * i for i in range(2000)]
+        quick = len(counts)
+        slow = [pool.submit(helpers.slow_pid, 0.01) for _ in range(4)]
+        assert all(f.result(WAIT) for f in slow)
+    assert quick < 200  # 2,001 calls in far fewer messages
+    assert counts[quick + 1 :] == [1, 1, 1]  # slow calls: one per message
+
+
+def test_a_worker_dying_in_a_message_of_quick_calls_fails_only_the_call_it_ran() -> None:
+    with background.Pool(1, process=True) as pool:
+        assert pool.submit(helpers.exit_at, 1, -1).result(WAIT) == 1  # measured: quick
+        futures = [pool.submit(helpers.exit_at, i, 50) for i in range(200)]
+        outcomes = [f.exception(WAIT) for f in futures]
+    assert isinstance(outcomes[50], background.WorkerDied)
+    assert [i for i, error in enumerate(outcomes) if error is not None] == [50]
+    assert [f.result() for i, f in enumerate(futures) if i != 50] == [
+        i for i in range(200) if i != 50
+    ]

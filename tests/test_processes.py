@@ -23,7 +23,8 @@ import pytest
 import test_processes_helpers as helpers
 
 import background
-from background import _processes
+from background._processes import launch
+from background._processes.batches import BatchSizer
 
 METHODS = ["fork", "spawn", "forkserver"]
 WAIT = 60  # seconds: generous bound on any single wait, so a hang fails instead of stalling
@@ -317,7 +318,7 @@ def test_map_automatic_batches_are_few_and_bounded(
     assert len(sizes) < count / 50  # tiny calls travel in large batches
     assert sizes[0] == 1  # it starts small...
     assert max(sizes) > 100  # ...and grows while calls are quick
-    assert max(sizes) <= _processes._BatchSizer.LARGEST
+    assert max(sizes) <= BatchSizer.LARGEST
 
 
 def test_map_explicit_chunksize(pool: background.Pool, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -334,19 +335,19 @@ def test_map_explicit_chunksize(pool: background.Pool, monkeypatch: pytest.Monke
 
 
 def test_batch_sizer_grows_for_quick_calls_and_shrinks_for_slow_ones() -> None:
-    sizer = _processes._BatchSizer(None)
+    sizer = BatchSizer(None)
     sizes = []
     for _ in range(8):
         sizer.record(sizer.size, sizer.size * 1e-7)
         sizes.append(sizer.size)
     assert sizes == sorted(sizes)
-    assert sizes[0] == _processes._BatchSizer.GROWTH
-    assert sizes[-1] == _processes._BatchSizer.LARGEST
+    assert sizes[0] == BatchSizer.GROWTH
+    assert sizes[-1] == BatchSizer.LARGEST
     sizer.record(sizer.size, sizer.size * 0.01)  # 10 ms a call: 2 per batch
     assert sizer.size == 2
     sizer.record(2, 2.0)
     assert sizer.size == 1
-    fixed = _processes._BatchSizer(7)
+    fixed = BatchSizer(7)
     fixed.record(7, 1e-9)
     assert fixed.size == 7
 
@@ -709,38 +710,29 @@ def test_default_start_method_never_forks_unless_the_program_chose_fork(
 ) -> None:
     import multiprocessing
 
-    from background._processes import default_start_method
-
-    monkeypatch.setattr(_processes, "_default_method", None)
+    monkeypatch.setattr(launch, "_default_method", None)
     monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: None)
-    monkeypatch.setattr(
-        multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn", "forkserver"]
-    )
-    assert default_start_method() == "forkserver"
+    assert launch.default_start_method() == "forkserver"
     monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "spawn")
-    assert default_start_method() == "forkserver"  # decided once, at the first pool
-    monkeypatch.setattr(_processes, "_default_method", None)
-    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn", "fork"])
-    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: None)
-    assert default_start_method() == "spawn"
-    monkeypatch.setattr(_processes, "_default_method", None)
+    assert launch.default_start_method() == "forkserver"  # decided once, at the first pool
+    monkeypatch.setattr(launch, "_default_method", None)
+    assert launch.default_start_method() == "spawn"  # the program's explicit choice wins
+    monkeypatch.setattr(launch, "_default_method", None)
     monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: "fork")
-    assert default_start_method() == "fork"  # the program's explicit choice wins
+    assert launch.default_start_method() == "fork"
 
 
 def test_a_default_process_pool_uses_the_default_start_method() -> None:
-    from background._processes import default_start_method
-
     with background.Pool(1, process=True) as pool:
         assert pool.submit(abs, -3).result(WAIT) == 3
-        assert pool._runner.start_method == default_start_method()  # type: ignore[attr-defined]
+        assert pool.start_method == launch.default_start_method()
 
 
-def test_the_fork_server_preloads_the_worker_code() -> None:
-    import multiprocessing.forkserver
-
-    with background.Pool(1, process=True, start_method="forkserver") as pool:
-        assert pool.submit(abs, -2).result(WAIT) == 2
-    preload = multiprocessing.forkserver._forkserver._preload_modules  # type: ignore[attr-defined]
-    assert "background._processes" in preload
-    assert preload[0] == "__main__"  # the program's own preload is kept
+def test_one_fork_server_forks_the_workers_of_every_pool() -> None:
+    with (
+        background.Pool(1, process=True, start_method="forkserver") as one,
+        background.Pool(1, process=True, start_method="forkserver") as two,
+    ):
+        parents = {pool.submit(os.getppid).result(WAIT) for pool in (one, two)}
+    assert len(parents) == 1
+    assert parents != {os.getpid()}  # the fork server's, not this process's

@@ -1,0 +1,438 @@
+"""``ProcessRunner``: what a ``Pool(process=True)`` hands its calls to."""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import pickle
+import threading
+import types
+import weakref
+from collections import deque
+from typing import Any, Callable
+
+from background import _pickling
+from background._job import Job, task_name
+
+from . import launch, worker
+from .batches import Batch
+from .manager import Manager
+from .outcome import broken
+from .workers import Pending, Worker, choose_surplus, descriptors, idle, to_start
+
+_live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
+
+#: A call whose function took at most this long so far is quick: it may share a message.
+QUICK = 0.001
+#: A message of quick calls holds at most this much work, this many calls, this many bytes.
+BUNDLE_SECONDS = 0.002
+BUNDLE_CALLS = 256
+BUNDLE_BYTES = 1 << 20
+
+
+class ProcessRunner:
+    """Runs jobs in up to ``n`` worker processes, started as work arrives.
+
+    A dead worker fails only the call it held (with :class:`WorkerDied`) and is
+    replaced; ``n`` can change at any time (more workers start at once for
+    queued work; surplus ones retire when idle). The state below is guarded by
+    :attr:`lock` and shared with the pool's :class:`~.manager.Manager` thread.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        name: str,
+        initializer: Callable[..., object] | None = None,
+        initargs: tuple[Any, ...] = (),
+        *,
+        start_method: str | None = None,
+        max_tasks_per_worker: int | None = None,
+    ) -> None:
+        launch.check_platform()
+        # Decided before any worker starts, as multiprocessing's own default may
+        # be fixed by then, which would look like the program's choice.
+        default = launch.default_start_method()
+        self.start_method: str = start_method or default
+        if self.start_method == "fork" and max_tasks_per_worker is not None:
+            raise ValueError(
+                "max_tasks_per_worker is incompatible with the 'fork' start method: each "
+                "replacement worker would be forked from this process while it runs threads, "
+                "which can deadlock; use start_method='forkserver' or 'spawn'"
+            )
+        self._n = n
+        self.name = name
+        self.max_tasks = max_tasks_per_worker
+        self.initializer_name = ""
+        setup: bytes | None = None
+        if initializer is not None:
+            self.initializer_name = task_name(initializer)
+            setup = _pickling.dumps_callable(
+                (initializer, tuple(initargs)), f"the initializer {self.initializer_name}"
+            )
+        self._initializer = setup
+        self._function_ids = itertools.count(1)
+        #: Seconds a call of each function took so far (a running estimate), by its id.
+        self.durations: dict[int, float] = {}
+        self._functions: weakref.WeakKeyDictionary[Any, tuple[int, bytes]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.reset()
+        _live.add(self)
+
+    def reset(self) -> None:
+        """Start afresh: at creation, and in a forked child (the parent's workers are not its)."""
+        self.lock = threading.Lock()
+        self.queue: deque[Pending] = deque()
+        self.workers: list[Worker] = []
+        self.leaving: list[Worker] = []
+        self.closing = False
+        self.broken: BaseException | None = None
+        self.manager: Manager | None = None
+        #: Why the last worker could not start, until one does.
+        self.launch_failure: BaseException | None = None
+        self._task_ids = itertools.count()
+
+    # -- the Runner protocol ---------------------------------------------------
+
+    @property
+    def n(self) -> int:
+        """How many worker processes may run at once."""
+        return self._n
+
+    @n.setter
+    def n(self, value: int) -> None:
+        with self.lock:
+            self._n = value
+            surplus = len([w for w in self.workers if not w.retiring]) - value
+            choose_surplus(self.workers, surplus)
+            sends = self.assign_locked() if surplus < 0 else []
+            manager = self.manager
+        self.send(sends)
+        if manager is not None:
+            manager.wake()
+
+    @property
+    def threads(self) -> int:
+        """How many worker processes are alive now."""
+        return len(self.workers)
+
+    def start(self, job: Job) -> None:
+        """Pickle *job* and send it to an idle worker, or queue it.
+
+        Raises:
+            pickle.PicklingError: the function or an argument cannot be pickled.
+            ImportError: it needs cloudpickle, which is not installed.
+        """
+        pending = self._pack(job)
+        sends: list[tuple[Worker, tuple[bytes, ...]]] = []
+        with self.lock:
+            error = self.broken
+            if error is None:
+                if self.closing and self.manager is None:
+                    raise RuntimeError(f"cannot submit {job.name}: {self.name} is shut down")
+                sends, error = self._start_manager_locked()
+            if error is None:
+                self.queue.append(pending)
+                sends += self.assign_locked()
+            manager = self.manager
+        self.send(sends)
+        if error is not None:
+            if job.start():
+                job.set_exception(error)
+            return
+        self.after_assigning()
+        if job.timeout is not None and manager is not None:
+            manager.wake()  # it must watch the new deadline
+
+    def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+        """Finish (or cancel) the queued calls, then stop the workers; join if *wait*."""
+        with self.lock:
+            self.closing = True
+            cancelled = list(self.queue) if cancel_futures else []
+            if cancel_futures:
+                self.queue.clear()
+            manager = self.manager
+        for pending in cancelled:
+            pending.job.cancel()
+        if manager is None:
+            return
+        manager.wake()
+        if wait and manager.thread is not threading.current_thread():
+            manager.thread.join()
+
+    def cancel_queued(self) -> int:
+        """Cancel every call not sent to a worker yet; return how many."""
+        with self.lock:
+            queued = list(self.queue)
+            self.queue.clear()
+        for pending in queued:
+            pending.job.cancel()
+        return len(queued)
+
+    # -- pickling ---------------------------------------------------------------
+
+    def _function(self, fn: Any, job: Job) -> tuple[int, bytes]:
+        """*fn*'s id and pickle: pickled once per pool, by value or by reference.
+
+        A function sent by value carries the values of the globals it uses as
+        they were when it was first sent, as a worker's own globals would be.
+        """
+        try:
+            cached = self._functions.get(fn)
+        except TypeError:  # not hashable
+            return 0, _pickling.dumps_callable(fn, job.name)
+        if cached is not None:
+            return cached
+        entry = (next(self._function_ids), _pickling.dumps_callable(fn, job.name))
+        try:
+            self._functions[fn] = entry
+        except TypeError:  # no weak reference to it: pickle it every time
+            return 0, entry[1]
+        return entry
+
+    def _pack(self, job: Job) -> Pending:
+        fn = unwrap_task(job.fn)
+        fn_id, fn_bytes = self._function(fn, job)
+        call = (job.args, job.kwargs)
+        try:
+            arguments = _pickling.dumps(call)
+        except Exception as error:
+            name = job.name
+            try:  # a class from __main__ or a doctest, say: send it by value
+                arguments = _pickling.by_value(call, name)
+            except Exception:
+                raise pickle.PicklingError(
+                    f"cannot send the arguments of {name} to a worker process: "
+                    f"{_pickling.offender(_labelled_arguments(fn, job))} cannot be pickled "
+                    f"({type(error).__name__}: {error})"
+                ) from error
+        return Pending(job, fn_id, fn_bytes, arguments)
+
+    # -- placing calls (under the lock) -------------------------------------------
+
+    def assign_locked(self) -> list[tuple[Worker, tuple[bytes, ...]]]:
+        """Give queued calls to idle workers, starting workers as needed."""
+        sends: list[tuple[Worker, tuple[bytes, ...]]] = []
+        queue = self.queue
+        while queue:
+            chosen = idle(self.workers, self.max_tasks)
+            if chosen is None:
+                for _ in range(to_start(self.workers, len(queue), self._n)):
+                    if not self._spawn_or_note_locked(sends):
+                        break
+                break
+            bundle = self._bundle_locked()
+            parts = [worker.BUNDLE_HEADER.pack(len(bundle))]
+            for pending in bundle:
+                task_id = next(self._task_ids)
+                chosen.take(task_id, pending)
+                known = pending.fn_id and chosen.function_sent(pending.fn_id)
+                fn_bytes = b"" if known else pending.fn_bytes
+                size = len(pending.arguments)
+                parts += (
+                    worker.CALL_HEADER.pack(task_id, pending.fn_id, len(fn_bytes), size),
+                    fn_bytes,
+                    pending.arguments,
+                )
+            if bundle:
+                sends.append((chosen, (b"".join(parts),)))
+        return sends
+
+    def _bundle_locked(self) -> list[Pending]:
+        """Take the next queued call, with the quick ones queued behind it (if it is quick).
+
+        Calls of functions that took under :data:`QUICK` seconds so far travel
+        together, up to :data:`BUNDLE_SECONDS` of work, so that tiny calls
+        cost a fraction of a message each. A call with a time limit, or of a
+        function not measured yet, goes alone. Cancelled calls are dropped.
+        """
+        queue = self.queue
+        bundle: list[Pending] = []
+        total = 0.0
+        size = 0
+        while queue and len(bundle) < BUNDLE_CALLS:
+            pending = queue[0]
+            if bundle:
+                seconds = self._quick(pending)
+                if seconds is None or total + seconds > BUNDLE_SECONDS:
+                    break
+                size += len(pending.arguments)
+                if size > BUNDLE_BYTES:
+                    break
+                total += seconds
+            queue.popleft()
+            if pending.started or pending.job.start():
+                bundle.append(pending)
+                if len(bundle) == 1 and self._quick(pending) is None:
+                    break
+        return bundle
+
+    def _quick(self, pending: Pending) -> float | None:
+        if pending.job.timeout is not None:
+            return None
+        seconds = self.durations.get(pending.fn_id)
+        return seconds if seconds is not None and seconds <= QUICK else None
+
+    def measured(self, pending: Pending, seconds: float) -> None:
+        """Keep a running estimate of how long a call of *pending*'s function takes."""
+        if pending.fn_id:
+            previous = self.durations.get(pending.fn_id)
+            self.durations[pending.fn_id] = (
+                seconds if previous is None else previous + (seconds - previous) / 8
+            )
+
+    def requeue_locked(self, calls: list[Pending]) -> None:
+        """Put calls that a dead worker never started back at the head of the queue."""
+        self.queue.extendleft(call._replace(started=True) for call in reversed(calls))
+
+    def spawn_locked(self) -> tuple[Worker, tuple[bytes, ...]]:
+        """Start a worker; return it with its setup message, to send outside the lock."""
+        manager = self.manager
+        close = descriptors(self.workers + self.leaving)
+        if manager is not None:
+            close += manager.descriptors()
+        channel, process = launch.launch(self.start_method, tuple(close))
+        started = Worker(channel, process)
+        self.workers.append(started)
+        if manager is not None:
+            manager.wake()  # it must watch the new worker
+        return started, (launch.setup_message(self._initializer, False),)
+
+    def _spawn_or_note_locked(self, sends: list[tuple[Worker, tuple[bytes, ...]]]) -> bool:
+        try:
+            sends.append(self.spawn_locked())
+        except (OSError, RuntimeError) as error:  # out of processes or descriptors, say
+            self.launch_failure = error
+            return False
+        self.launch_failure = None
+        return True
+
+    def after_assigning(self) -> None:
+        """If no worker could start and none is left, fail the queued calls (outside the lock)."""
+        if self.launch_failure is None:
+            return
+        with self.lock:
+            error = self.launch_failure
+            stranded = error is not None and not any(not w.retiring for w in self.workers)
+        if stranded:
+            self.fail_queued(
+                broken(f"{self.name} could not start a worker process: {error}", error)
+            )
+
+    def send(self, sends: list[tuple[Worker, tuple[bytes, ...]]]) -> None:
+        """Write the messages that :meth:`assign_locked` prepared."""
+        for target, parts in sends:
+            target.send(*parts)
+
+    def _start_manager_locked(
+        self,
+    ) -> tuple[list[tuple[Worker, tuple[bytes, ...]]], BaseException | None]:
+        """Start the manager thread unless it runs; the error if it cannot start."""
+        sends: list[tuple[Worker, tuple[bytes, ...]]] = []
+        if self.manager is not None:
+            return sends, None
+        if self.start_method == "fork":
+            # Fork every worker now, before the manager thread exists:
+            # forking a process that runs threads risks deadlocks.
+            while len(self.workers) < self._n and self.launch_failure is None:
+                self._spawn_or_note_locked(sends)
+        manager = Manager(self)
+        try:
+            manager.thread.start()
+        except RuntimeError as error:  # interpreter shutting down, or out of threads
+            manager.close()
+            message = (
+                f"{self.name} could not start its manager thread ({error}); the call cannot run"
+            )
+            return sends, broken(message, error)
+        self.manager = manager
+        return sends, None
+
+    # -- failures (called by the manager) ------------------------------------------
+
+    def fail_queued(self, error: BaseException) -> None:
+        """Fail every call that is queued (the pool cannot run them)."""
+        with self.lock:
+            queued = list(self.queue)
+            self.queue.clear()
+        for pending in queued:
+            if pending.job.start():
+                pending.job.set_exception(error)
+
+    def initializer_failed(self, description: str) -> None:
+        """A worker's initializer raised: the pool is broken for good."""
+        error = broken(
+            f"the initializer {self.initializer_name} failed in a worker process of "
+            f"{self.name}: {description}; the pool cannot run tasks"
+        )
+        with self.lock:
+            if self.broken is None:
+                self.broken = error
+        self.fail_queued(error)
+
+    # -- interpreter exit and fork ------------------------------------------------
+
+    def terminate(self, grace: float) -> None:
+        """Cancel queued calls, stop the manager, kill any worker left."""
+        with self.lock:
+            self.closing = True
+            queued = list(self.queue)
+            self.queue.clear()
+            manager = self.manager
+            workers = self.workers + self.leaving
+        for pending in queued:
+            pending.job.cancel()
+        if any(w.busy for w in workers):  # interrupted at exit: abandon them
+            for each in workers:
+                each.kill()
+        if manager is not None:
+            manager.wake()
+            manager.thread.join(grace)
+        for each in workers:
+            each.kill()
+
+
+def unwrap_task(fn: Any) -> Any:
+    """What a worker runs for *fn*: for a ``@background.task`` wrapper, its call.
+
+    Calling the wrapper in the worker would submit the call again there.
+    """
+    if isinstance(fn, types.FunctionType):
+        return fn.__dict__.get("_background_call", fn)
+    return fn
+
+
+def _labelled_arguments(fn: Any, job: Job) -> dict[str, Any]:
+    """The call's arguments by the names a user knows them by, for error messages."""
+    if isinstance(fn, Batch):  # a map's batch: name the input items
+        items, start = job.args
+        return {
+            f"item {start + i} of the input" + ("" if len(args) == 1 else f", argument {j}"): value
+            for i, args in enumerate(items)
+            for j, value in enumerate(args)
+        }
+    values = {f"argument {i}": value for i, value in enumerate(job.args)}
+    values.update({f"keyword argument {k!r}": v for k, v in job.kwargs.items()})
+    return values
+
+
+def _stop_all_at_exit() -> None:
+    """At exit, after background waited for the outstanding calls: no worker outlives us."""
+    for runner in list(_live):
+        runner.terminate(grace=5.0)
+    launch.stop_fork_server()
+
+
+atexit.register(_stop_all_at_exit)
+
+
+def _after_fork_in_child() -> None:
+    for runner in list(_live):
+        runner.reset()
+    launch.forget_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
