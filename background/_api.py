@@ -44,6 +44,7 @@ def callback(fn: C, /) -> C:
         >>> @background.callback
         ... def remember(future):
         ...     seen.append(future.result())
+
         >>> background.run(abs, -5).result()
         5
         >>> background.wait(); seen

@@ -134,6 +134,7 @@ def task(
         >>> @background.task
         ... def square(x: int) -> int:
         ...     return x * x
+
         >>> square(7).result()
         49
     """

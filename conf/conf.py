@@ -82,11 +82,14 @@ intersphinx_mapping = {
 }
 
 # -- copybutton: copying a ">>> " example gives code that runs as pasted -----
-copybutton_prompt_text = r">>> |\.\.\. |\$ "
+# Prompts are removed and output left out; empty lines and bare "..." lines
+# are kept (as empty lines), since the interactive interpreter needs one to
+# end a compound statement. tests/test_pastes.py pastes what this gives.
+copybutton_prompt_text = r">>> |\.\.\.(?: |$)|\$ "
 copybutton_prompt_is_regexp = True
 copybutton_only_copy_prompt_lines = True
 copybutton_remove_prompts = True
-copybutton_copy_empty_lines = False
+copybutton_copy_empty_lines = True
 
 # -- HTML: furo ---------------------------------------------------------------
 html_theme = "furo"

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+from support import unmeasured_environment
 
 import background
 
@@ -16,7 +17,12 @@ HEAVY = ["asyncio", "multiprocessing", "cloudpickle", "tqdm", "distributed", "da
 def _modules_after(code: str) -> set[str]:
     script = textwrap.dedent(code) + "\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=unmeasured_environment(),
     )
     return set(done.stdout.split())
 

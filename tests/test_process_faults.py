@@ -364,3 +364,21 @@ def test_a_worker_dying_in_a_message_of_quick_calls_fails_only_the_call_it_ran()
     assert [f.result() for i, f in enumerate(futures) if i != 50] == [
         i for i in range(200) if i != 50
     ]
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "pipe"])
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_workers_dying_again_and_again_never_break_the_pool(
+    method: str, pidfd: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker's end is seen on its exit sentinel and on its reply pipe, in
+    # either order; handling it twice once closed file descriptors that new
+    # workers had been given (the manager thread then failed).
+    from background._processes import launch
+
+    monkeypatch.setattr(launch, "_PIDFD", pidfd and launch._PIDFD)
+    with background.Pool(1, process=True, start_method=method) as pool:
+        for _ in range(15):
+            with pytest.raises(background.WorkerDied):
+                pool.submit(helpers.exit_now, 3).result(WAIT)
+            assert pool.submit(helpers.square, 4).result(WAIT) == 16

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import test_processes_helpers as helpers
+from support import unmeasured_environment
 
 import background
 from background._processes import launch
@@ -700,7 +701,12 @@ def test_thread_pools_never_load_multiprocessing_or_cloudpickle() -> None:
         """
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=True,
+        env=unmeasured_environment(),
     )
     assert done.stdout.strip() == "[]"
 

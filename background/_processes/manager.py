@@ -217,6 +217,8 @@ class Manager:
 
     def _lost(self, each: Worker) -> None:
         """A worker's pipe closed or its process ended: reap it, fail its call."""
+        if each.gone:  # lost already (its last replies were drained, say)
+            return
         process = each.process
         deadline = time.monotonic() + 5
         while not process.ended() and time.monotonic() < deadline:

@@ -132,8 +132,10 @@ class Worker:
         self.process.signal(signal.SIGKILL)
 
     def close(self) -> None:
-        """It has ended: release its pipes and sentinel."""
+        """It has ended: release its pipes and sentinel (once)."""
         with self.send_lock:
+            if self.gone:
+                return
             self.gone = True
             self.channel.close()
         self.process.close()
