@@ -33,7 +33,7 @@ def _started(pool: background.Pool, release: threading.Event) -> background.Futu
     return future
 
 
-def test_the_exit_wait_waits_for_every_pools_outstanding_calls() -> None:
+def test_the_exit_hook_waits_for_every_pools_outstanding_calls() -> None:
     pool = background.Pool(1)
     release = threading.Event()
     running = pool.submit(release.wait, TIMEOUT)
@@ -69,7 +69,7 @@ def test_the_exit_wait_waits_for_work_one_pool_hands_to_another() -> None:
         pool.shutdown()
 
 
-def test_ctrl_c_during_the_exit_wait_cancels_queued_calls_refuses_more_and_says_so(
+def test_ctrl_c_during_the_exit_wait_cancels_queued_calls_and_says_so(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     pool = background.Pool(1)
