@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, TypeVar, overload
 
 from . import _default, _validate
 from ._future import Future
@@ -13,9 +13,13 @@ from ._gate import Gate
 from ._retry import Retrying
 
 if sys.version_info >= (3, 10):
-    from typing import ParamSpec, Protocol
+    from typing import ParamSpec
+elif TYPE_CHECKING:
+    from typing_extensions import ParamSpec
 else:  # pragma: no cover - exercised on 3.9 only
-    from typing_extensions import ParamSpec, Protocol
+    # typing_extensions imports inspect, which is slow to import: at run time a
+    # TypeVar stands in for the ParamSpec, which only type checkers look at.
+    ParamSpec = TypeVar
 
 if TYPE_CHECKING:
     from ._pool import Pool
