@@ -130,7 +130,9 @@ class Future(concurrent.futures.Future[T]):
         # The standard library logs an Exception from a callback but lets any
         # other BaseException escape, which would end the worker thread silently
         # and skip the pool's bookkeeping after it.
-        self._run_callbacks(self._callbacks())
+        callbacks = self._callbacks()
+        if callbacks:
+            self._run_callbacks(callbacks)
 
     def _callbacks(self) -> list[Callable[[Any], object]]:
         callbacks: list[Callable[[Any], object]] = cast(Any, self)._done_callbacks
