@@ -198,6 +198,8 @@ def _wait_until_idle() -> None:
     """
     import concurrent.futures
 
+    from . import _interruptible
+
     while True:
         work = _all_outstanding()
         submitted = {outstanding: outstanding.added for outstanding in work}
@@ -206,8 +208,8 @@ def _wait_until_idle() -> None:
             pending = outstanding.snapshot()
             if pending:
                 busy = True
-                concurrent.futures.wait(pending)
-                outstanding.wait_gone(pending, None)
+                _interruptible.wait(pending, None, concurrent.futures.ALL_COMPLETED)
+                _interruptible.wait_gone(outstanding, pending, None)
         if not busy and all(
             outstanding.added == submitted.get(outstanding, 0)
             for outstanding in _all_outstanding()

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
-from . import _default, _validate
+from . import _default, _interruptible, _validate
 from ._future import Future, _lend_worker, _worker, running_callbacks
 
 T = TypeVar("T")
@@ -120,7 +120,7 @@ def wait(
     bar = _progress_bar(len(items), progress)
     with _waiting_on(items, bar):
         if bar is None:
-            done, not_done = concurrent.futures.wait(items, timeout, return_when)
+            done, not_done = _interruptible.wait(items, timeout, return_when)
         else:
             done, not_done = _wait_with_bar(items, timeout, return_when, bar)
         _callbacks_finished(done, deadline)
@@ -132,7 +132,7 @@ def _wait_with_bar(
 ) -> tuple[set[concurrent.futures.Future[T]], set[concurrent.futures.Future[T]]]:
     done: set[concurrent.futures.Future[T]] = set()
     try:
-        for future in concurrent.futures.as_completed(items, timeout):
+        for future in _interruptible.as_completed(items, timeout):
             done.add(future)
             bar.update(1)
             if return_when == concurrent.futures.FIRST_COMPLETED or (
@@ -162,7 +162,7 @@ def _callbacks_finished(
     for pool in live_pools():
         ours = [f for f in done if f in pool._outstanding and f not in running]
         if ours:
-            pool._outstanding.wait_gone(ours, deadline)  # type: ignore[arg-type]
+            _interruptible.wait_gone(pool._outstanding, ours, deadline)
 
 
 def as_completed(
@@ -191,7 +191,7 @@ def _as_completed(
     items: list[concurrent.futures.Future[T]], timeout: float | None, bar: Any
 ) -> Iterator[concurrent.futures.Future[T]]:
     with _waiting_on(items, bar):
-        for future in concurrent.futures.as_completed(items, timeout):
+        for future in _interruptible.as_completed(items, timeout):
             if bar is not None:
                 bar.update(1)
             yield future

@@ -73,7 +73,12 @@ PRELUDE = textwrap.dedent(
 
 
 class Child:
-    """A Python subprocess running *script*, killed if it outlives HARD_TIMEOUT."""
+    """A Python subprocess running *script*, killed if it outlives HARD_TIMEOUT.
+
+    Its stdout is read through one buffered stream only (lines that
+    :meth:`expect` read ahead stay there for :meth:`finish`); its stderr is
+    read all along by a thread, so that the child never blocks on a full pipe.
+    """
 
     def __init__(self, script: str) -> None:
         self.process = subprocess.Popen(
@@ -86,6 +91,13 @@ class Child:
         self.killed = False
         self.watchdog = threading.Timer(HARD_TIMEOUT, self._kill)
         self.watchdog.start()
+        self._stderr: list[str] = []
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        self._stderr.append(self.process.stderr.read())
 
     def _kill(self) -> None:
         self.killed = True
@@ -102,10 +114,14 @@ class Child:
         self.process.send_signal(signal.SIGINT)
 
     def finish(self) -> tuple[str, str]:
+        assert self.process.stdout is not None
         try:
-            out, err = self.process.communicate(timeout=HARD_TIMEOUT)
+            out = self.process.stdout.read()  # until the child exits (or is killed)
+            self.process.wait()
+            self._reader.join(HARD_TIMEOUT)
         finally:
             self.watchdog.cancel()
+        err = "".join(self._stderr)
         assert not self.killed, f"the program hung and was killed; stderr:\n{err}"
         return out, err
 
@@ -496,3 +512,47 @@ def test_ctrl_c_stops_a_task_that_resubmits_itself_while_the_exit_waits() -> Non
     _, err = child.finish()
     assert child.process.returncode == 0, err
     assert "interrupted at exit" in err
+
+
+@pytest.mark.parametrize("where", ["wait", "results", "as_completed", "exit"])
+def test_ctrl_c_taken_by_another_thread_still_interrupts_the_waiting_main_thread(
+    where: str,
+) -> None:
+    """The signal lands in a thread other than the blocked main thread (as when
+    it comes just before the main thread blocks): the wait still ends at once."""
+    waits = {
+        "wait": "background.wait([never])",
+        "results": "background.results([never])",
+        "as_completed": "list(background.as_completed([never]))",
+        "exit": "pass  # the exit waits for it",
+    }
+    function, module = {
+        "exit": ("finish_outstanding", "_exit.py"),
+        "as_completed": ("_as_completed", "_waiting.py"),
+    }.get(where, (where, "_waiting.py"))
+    child = Child(
+        f"""
+        import logging
+        logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
+        release = threading.Event()
+        never = background.run(release.wait)
+
+        def interrupt_from_here():
+            while not _main_blocked_in({function!r}, {module!r}):
+                time.sleep(0.002)
+            signal.raise_signal(signal.SIGINT)  # handled by this thread, not the main one
+
+        threading.Thread(target=interrupt_from_here, daemon=True).start()
+        try:
+            {waits[where]}
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            release.set()
+        """
+    )
+    out, err = child.finish()
+    assert child.process.returncode == 0, err
+    if where == "exit":
+        assert "interrupted at exit: 0 background tasks cancelled, 1 left running" in err
+    else:
+        assert out.splitlines() == ["interrupted"]
