@@ -15,8 +15,9 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterable, Iterator
+from concurrent.futures import _base
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 if TYPE_CHECKING:
     from ._outstanding import Outstanding
@@ -25,6 +26,13 @@ T = TypeVar("T")
 
 #: How often (in seconds) a waiting main thread wakes up to look for a Ctrl-C.
 WAKE_EVERY = 0.1
+
+_FINISHED_STATES = (_base.CANCELLED_AND_NOTIFIED, _base.FINISHED)
+# The standard library's own waiting machinery: private, but the same in every
+# Python from 3.8 on.
+_install_waiters: Callable[..., Any] = _base._create_and_install_waiters  # type: ignore[attr-defined]
+_yield_finished: Callable[..., Iterator[Any]] = _base._yield_finished_futures  # type: ignore[attr-defined]
+_AS_COMPLETED: str = _base._AS_COMPLETED  # type: ignore[attr-defined]
 
 Futures = set[concurrent.futures.Future[T]]
 
@@ -46,18 +54,34 @@ def _deadline(timeout: float | None) -> float | None:
 
 
 def wait(
-    futures: Sequence[concurrent.futures.Future[T]], timeout: float | None, return_when: str
+    futures: Iterable[concurrent.futures.Future[T]], timeout: float | None, return_when: str
 ) -> tuple[Futures[T], Futures[T]]:
-    """:func:`concurrent.futures.wait`, in slices in the main thread."""
+    """:func:`concurrent.futures.wait`, in slices in the main thread.
+
+    As the standard function does, it installs one waiter on every future
+    and removes it at the end: a slice costs no work per future.
+    """
     if not _in_main_thread():
         done, not_done = concurrent.futures.wait(futures, timeout, return_when)
         return done, not_done
     deadline = _deadline(timeout)
-    while True:
-        seconds, last = _next_slice(deadline)
-        done, not_done = concurrent.futures.wait(futures, seconds, return_when)
-        if last or _enough(done, not_done, return_when):
-            return done, not_done
+    fs = set(futures)
+    with _base._AcquireFutures(fs):
+        done = {f for f in fs if f._state in _FINISHED_STATES}
+        if len(done) == len(fs) or _enough(done, fs - done, return_when):
+            return done, fs - done
+        waiter = _install_waiters(fs, return_when)
+    try:
+        while True:
+            seconds, last = _next_slice(deadline)
+            if waiter.event.wait(seconds) or last:
+                break
+    finally:
+        for f in fs:
+            with f._condition:
+                f._waiters.remove(waiter)
+    done.update(waiter.finished_futures)
+    return done, fs - done
 
 
 def _enough(done: Futures[Any], not_done: Futures[Any], return_when: str) -> bool:
@@ -66,6 +90,7 @@ def _enough(done: Futures[Any], not_done: Futures[Any], return_when: str) -> boo
     if return_when == concurrent.futures.FIRST_COMPLETED:
         return bool(done)
     if return_when == concurrent.futures.FIRST_EXCEPTION:
+        # The exception itself, not exception(): that would mark it retrieved.
         return any(not f.cancelled() and f._exception is not None for f in done)
     return False
 
@@ -73,24 +98,41 @@ def _enough(done: Futures[Any], not_done: Futures[Any], return_when: str) -> boo
 def as_completed(
     futures: Iterable[concurrent.futures.Future[T]], timeout: float | None
 ) -> Iterator[concurrent.futures.Future[T]]:
-    """:func:`concurrent.futures.as_completed`, in slices in the main thread."""
+    """:func:`concurrent.futures.as_completed`, in slices in the main thread.
+
+    The standard function's algorithm (one waiter on every future, the
+    finished ones yielded in the order they finished), slicing its waits.
+    """
     if not _in_main_thread():
         yield from concurrent.futures.as_completed(futures, timeout)
         return
     deadline = _deadline(timeout)
-    pending = set(futures)
-    total = len(pending)
-    while pending:
-        seconds, last = _next_slice(deadline)
-        try:
-            for future in concurrent.futures.as_completed(pending, seconds):
-                pending.discard(future)
-                yield future
-        except concurrent.futures.TimeoutError:
-            if last:
-                raise concurrent.futures.TimeoutError(
-                    f"{len(pending)} (of {total}) futures unfinished"
-                ) from None
+    fs = set(futures)
+    total = len(fs)
+    with _base._AcquireFutures(fs):
+        finished = [f for f in fs if f._state in _FINISHED_STATES]
+        pending = fs - set(finished)
+        waiter = _install_waiters(fs, _AS_COMPLETED)
+    try:
+        yield from _yield_finished(finished, waiter, ref_collect=(fs,))
+        while pending:
+            seconds, last = _next_slice(deadline)
+            if not waiter.event.wait(seconds):
+                if last:
+                    raise concurrent.futures.TimeoutError(
+                        f"{len(pending)} (of {total}) futures unfinished"
+                    )
+                continue
+            with waiter.lock:
+                finished = waiter.finished_futures
+                waiter.finished_futures = []
+                waiter.event.clear()
+            finished.reverse()  # to yield them in the order they finished
+            yield from _yield_finished(finished, waiter, ref_collect=(fs, pending))
+    finally:
+        for f in fs:
+            with f._condition:
+                f._waiters.remove(waiter)
 
 
 def wait_gone(outstanding: Outstanding, futures: list[Any], deadline: float | None) -> bool:

@@ -6,7 +6,6 @@ in real programs in test_exit.py.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import re
 import threading
@@ -15,7 +14,7 @@ import time
 import pytest
 
 import background
-from background import _exit
+from background import _exit, _interruptible
 
 TIMEOUT = 30
 
@@ -81,7 +80,7 @@ def test_ctrl_c_during_the_exit_wait_cancels_queued_calls_and_says_so(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_exit, "phase", _exit.RUNNING)  # restored when the test ends
-    monkeypatch.setattr(concurrent.futures, "wait", interrupted)
+    monkeypatch.setattr(_interruptible, "wait", interrupted)  # where a wait blocks
     with caplog.at_level(logging.WARNING, logger="background"):
         assert _exit.finish_outstanding() is False  # returns: the interpreter may exit
     with pytest.raises(

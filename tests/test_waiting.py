@@ -10,6 +10,7 @@ import time
 import pytest
 
 import background
+from background import _interruptible
 
 TIMEOUT = 30
 
@@ -159,7 +160,7 @@ def test_keyboard_interrupt_while_waiting_cancels_the_tasks_not_started(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(concurrent.futures, "wait", interrupted)
+    monkeypatch.setattr(_interruptible, "wait", interrupted)  # where a wait blocks
     with pytest.raises(KeyboardInterrupt):
         background.wait([running, *queued])
     assert all(f.cancelled() for f in queued)
