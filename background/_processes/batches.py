@@ -89,7 +89,7 @@ def process_map(
 ) -> Iterator[Any]:
     """``Pool.map`` for worker processes: lazy, in order, in automatic batches."""
     from .outcome import with_remote_traceback
-    from .runner import unwrap_task
+    from .packing import unwrap_task
 
     deadline = None if timeout is None else time.monotonic() + timeout
     calls: Iterator[tuple[Any, ...]] = zip(*iterables)

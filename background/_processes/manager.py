@@ -198,7 +198,7 @@ class Manager:
                 if limit is not None and resident > limit:
                     each.retiring = True  # replaced once its calls are done
             if pending is not None:
-                self.runner.measured(pending, seconds)
+                self.runner.durations.measured(pending, seconds)
                 outcome.settle(pending.job, kind, payload)
 
     @staticmethod

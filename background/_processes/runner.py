@@ -5,9 +5,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
-import pickle
 import threading
-import types
 import weakref
 from collections import deque
 from typing import Any, Callable
@@ -16,19 +14,22 @@ from background import _pickling
 from background._job import Job, task_name
 
 from . import launch, worker
-from .batches import Batch
 from .manager import Manager
 from .outcome import broken
-from .workers import GRACE, Pending, Worker, choose_surplus, descriptors, idle, to_start
+from .packing import Packer
+from .workers import (
+    GRACE,
+    Durations,
+    Pending,
+    Worker,
+    bundle,
+    choose_surplus,
+    descriptors,
+    idle,
+    to_start,
+)
 
 _live: weakref.WeakSet[ProcessRunner] = weakref.WeakSet()
-
-#: A call whose function took at most this long so far is quick: it may share a message.
-QUICK = 0.001
-#: A message of quick calls holds at most this much work, this many calls, this many bytes.
-BUNDLE_SECONDS = 0.002
-BUNDLE_CALLS = 256
-BUNDLE_BYTES = 1 << 20
 
 
 class ProcessRunner:
@@ -78,12 +79,8 @@ class ProcessRunner:
                 (initializer, tuple(initargs)), f"the initializer {self.initializer_name}"
             )
         self._initializer = setup
-        self._function_ids = itertools.count(1)
-        #: Seconds a call of each function took so far (a running estimate), by its id.
-        self.durations: dict[int, float] = {}
-        self._functions: weakref.WeakKeyDictionary[Any, tuple[int, bytes]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._packer = Packer()
+        self.durations = Durations()
         self.reset()
         _live.add(self)
 
@@ -131,7 +128,7 @@ class ProcessRunner:
             pickle.PicklingError: the function or an argument cannot be pickled.
             ImportError: it needs cloudpickle, which is not installed.
         """
-        pending = self._pack(job)
+        pending = self._packer.pack(job)
         sends: list[tuple[Worker, tuple[bytes, ...]]] = []
         with self.lock:
             error = self.broken
@@ -231,43 +228,6 @@ class ProcessRunner:
 
     # -- pickling ---------------------------------------------------------------
 
-    def _function(self, fn: Any, job: Job) -> tuple[int, bytes]:
-        """*fn*'s id and pickle: pickled once per pool, by value or by reference.
-
-        A function sent by value carries the values of the globals it uses as
-        they were when it was first sent, as a worker's own globals would be.
-        """
-        try:
-            cached = self._functions.get(fn)
-        except TypeError:  # not hashable
-            return 0, _pickling.dumps_callable(fn, job.name)
-        if cached is not None:
-            return cached
-        entry = (next(self._function_ids), _pickling.dumps_callable(fn, job.name))
-        try:
-            self._functions[fn] = entry
-        except TypeError:  # no weak reference to it: pickle it every time
-            return 0, entry[1]
-        return entry
-
-    def _pack(self, job: Job) -> Pending:
-        fn = unwrap_task(job.fn)
-        fn_id, fn_bytes = self._function(fn, job)
-        call = (job.args, job.kwargs)
-        try:
-            arguments = _pickling.dumps(call)
-        except Exception as error:
-            name = job.name
-            try:  # a class from __main__ or a doctest, say: send it by value
-                arguments = _pickling.by_value(call, name)
-            except Exception:
-                raise pickle.PicklingError(
-                    f"cannot send the arguments of {name} to a worker process: "
-                    f"{_pickling.offender(_labelled_arguments(fn, job))} cannot be pickled "
-                    f"({type(error).__name__}: {error})"
-                ) from error
-        return Pending(job, fn_id, fn_bytes, arguments)
-
     # -- placing calls (under the lock) -------------------------------------------
 
     def assign_locked(self) -> list[tuple[Worker, tuple[bytes, ...]]]:
@@ -281,9 +241,9 @@ class ProcessRunner:
                     if not self._spawn_or_note_locked(sends):
                         break
                 break
-            bundle = self._bundle_locked()
-            parts = [worker.BUNDLE_HEADER.pack(len(bundle))]
-            for pending in bundle:
+            calls = bundle(self.queue, self.durations)
+            parts = [worker.BUNDLE_HEADER.pack(len(calls))]
+            for pending in calls:
                 task_id = next(self._task_ids)
                 chosen.take(task_id, pending)
                 known = pending.fn_id and chosen.function_sent(pending.fn_id)
@@ -294,52 +254,9 @@ class ProcessRunner:
                     fn_bytes,
                     pending.arguments,
                 )
-            if bundle:
+            if calls:
                 sends.append((chosen, (b"".join(parts),)))
         return sends
-
-    def _bundle_locked(self) -> list[Pending]:
-        """Take the next queued call, with the quick ones queued behind it (if it is quick).
-
-        Calls of functions that took under :data:`QUICK` seconds so far travel
-        together, up to :data:`BUNDLE_SECONDS` of work, so that tiny calls
-        cost a fraction of a message each. A call with a time limit, or of a
-        function not measured yet, goes alone. Cancelled calls are dropped.
-        """
-        queue = self.queue
-        bundle: list[Pending] = []
-        total = 0.0
-        size = 0
-        while queue and len(bundle) < BUNDLE_CALLS:
-            pending = queue[0]
-            if bundle:
-                seconds = self._quick(pending)
-                if seconds is None or total + seconds > BUNDLE_SECONDS:
-                    break
-                size += len(pending.arguments)
-                if size > BUNDLE_BYTES:
-                    break
-                total += seconds
-            queue.popleft()
-            if pending.started or pending.job.start():
-                bundle.append(pending)
-                if len(bundle) == 1 and self._quick(pending) is None:
-                    break
-        return bundle
-
-    def _quick(self, pending: Pending) -> float | None:
-        if pending.job.timeout is not None:
-            return None
-        seconds = self.durations.get(pending.fn_id)
-        return seconds if seconds is not None and seconds <= QUICK else None
-
-    def measured(self, pending: Pending, seconds: float) -> None:
-        """Keep a running estimate of how long a call of *pending*'s function takes."""
-        if pending.fn_id:
-            previous = self.durations.get(pending.fn_id)
-            self.durations[pending.fn_id] = (
-                seconds if previous is None else previous + (seconds - previous) / 8
-            )
 
     def requeue_locked(self, calls: list[Pending]) -> None:
         """Put calls that a dead worker never started back at the head of the queue."""
@@ -451,30 +368,6 @@ class ProcessRunner:
             manager.thread.join(grace)
         for each in workers:
             each.kill()
-
-
-def unwrap_task(fn: Any) -> Any:
-    """What a worker runs for *fn*: for a ``@background.task`` wrapper, its call.
-
-    Calling the wrapper in the worker would submit the call again there.
-    """
-    if isinstance(fn, types.FunctionType):
-        return fn.__dict__.get("_background_call", fn)
-    return fn
-
-
-def _labelled_arguments(fn: Any, job: Job) -> dict[str, Any]:
-    """The call's arguments by the names a user knows them by, for error messages."""
-    if isinstance(fn, Batch):  # a map's batch: name the input items
-        items, start = job.args
-        return {
-            f"item {start + i} of the input" + ("" if len(args) == 1 else f", argument {j}"): value
-            for i, args in enumerate(items)
-            for j, value in enumerate(args)
-        }
-    values = {f"argument {i}": value for i, value in enumerate(job.args)}
-    values.update({f"keyword argument {k!r}": v for k, v in job.kwargs.items()})
-    return values
 
 
 def _stop_all_at_exit() -> None:

@@ -191,3 +191,61 @@ def choose_surplus(workers: list[Worker], surplus: int) -> None:
 def descriptors(workers: list[Worker]) -> list[int]:
     """The parent's file descriptors for *workers* (a forked worker must close them)."""
     return [fd for w in workers if not w.gone for fd in (w.channel.reader, w.channel.writer)]
+
+
+#: A call whose function took at most this long so far is quick: it may share a message.
+QUICK = 0.001
+#: A message of quick calls holds at most this much work, this many calls, this many bytes.
+BUNDLE_SECONDS = 0.002
+BUNDLE_CALLS = 256
+BUNDLE_BYTES = 1 << 20
+
+
+class Durations:
+    """How long a call of each function took so far: a running estimate, by function id."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {}
+
+    def measured(self, pending: Pending, seconds: float) -> None:
+        """A call of *pending*'s function took *seconds*."""
+        if pending.fn_id:
+            previous = self.seconds.get(pending.fn_id)
+            self.seconds[pending.fn_id] = (
+                seconds if previous is None else previous + (seconds - previous) / 8
+            )
+
+    def quick(self, pending: Pending) -> float | None:
+        """The estimate for *pending*, if it is quick; ``None`` if not, or not known."""
+        if pending.job.timeout is not None:
+            return None
+        seconds = self.seconds.get(pending.fn_id)
+        return seconds if seconds is not None and seconds <= QUICK else None
+
+
+def bundle(queue: deque[Pending], durations: Durations) -> list[Pending]:
+    """Take the next queued call, with the quick ones queued behind it (if it is quick).
+
+    Calls of functions that took under :data:`QUICK` seconds so far travel
+    together, up to :data:`BUNDLE_SECONDS` of work, so that tiny calls cost a
+    fraction of a message each. A call with a time limit, or of a function not
+    measured yet, goes alone. Cancelled calls are dropped; the others are
+    marked running.
+    """
+    taken: list[Pending] = []
+    total = 0.0
+    size = 0
+    while queue and len(taken) < BUNDLE_CALLS:
+        pending = queue[0]
+        if taken:
+            seconds = durations.quick(pending)
+            size += len(pending.arguments)
+            if seconds is None or total + seconds > BUNDLE_SECONDS or size > BUNDLE_BYTES:
+                break
+            total += seconds
+        queue.popleft()
+        if pending.started or pending.job.start():
+            taken.append(pending)
+            if len(taken) == 1 and durations.quick(pending) is None:
+                break
+    return taken
