@@ -97,7 +97,8 @@ class Child:
 
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
-        self._stderr.append(self.process.stderr.read())
+        with self.process.stderr as stderr:
+            self._stderr.append(stderr.read())
 
     def _kill(self) -> None:
         self.killed = True
@@ -116,7 +117,8 @@ class Child:
     def finish(self) -> tuple[str, str]:
         assert self.process.stdout is not None
         try:
-            out = self.process.stdout.read()  # until the child exits (or is killed)
+            with self.process.stdout as stdout:
+                out = stdout.read()  # until the child exits (or is killed)
             self.process.wait()
             self._reader.join(HARD_TIMEOUT)
         finally:
