@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
 
 
 def unmeasured_environment() -> dict[str, str]:
@@ -16,3 +20,29 @@ def unmeasured_environment() -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
     }
+
+
+def run_bare_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter that loads nothing background does not.
+
+    The child skips ``site`` (``-S``), so no ``.pth`` file runs in it: a
+    coverage tool's hook (coverage 7.10, the last for Python 3.9, writes one
+    that imports coverage into every process) would load modules of its own.
+    ``background`` and its dependencies are found through ``PYTHONPATH``.
+    Raises ``CalledProcessError`` when the child fails.
+    """
+    import background
+
+    package_parent = str(Path(background.__file__).resolve().parent.parent)
+    environment = unmeasured_environment()
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [package_parent, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    )
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+        env=environment,
+    )

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import pytest
-from support import unmeasured_environment
+from support import run_bare_python
 
 import background
 
@@ -16,15 +14,7 @@ HEAVY = ["asyncio", "multiprocessing", "cloudpickle", "tqdm", "distributed", "da
 
 def _modules_after(code: str) -> set[str]:
     script = textwrap.dedent(code) + "\nimport sys\nprint(' '.join(sorted(sys.modules)))\n"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=unmeasured_environment(),
-    )
-    return set(done.stdout.split())
+    return set(run_bare_python(script).stdout.split())
 
 
 def test_import_background_loads_neither_executors_nor_optional_extras() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import test_processes_helpers as helpers
-from support import unmeasured_environment
+from support import run_bare_python
 
 import background
 from background._processes import launch
@@ -700,15 +700,7 @@ def test_thread_pools_never_load_multiprocessing_or_cloudpickle() -> None:
         print(sorted(m for m in ("multiprocessing", "cloudpickle") if m in sys.modules))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=WAIT,
-        check=True,
-        env=unmeasured_environment(),
-    )
-    assert done.stdout.strip() == "[]"
+    assert run_bare_python(code, timeout=WAIT).stdout.strip() == "[]"
 
 
 def test_default_start_method_never_forks_unless_the_program_chose_fork(
