@@ -22,12 +22,13 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from . import worker
 
 if TYPE_CHECKING:
-    import socket
+    import _socket
     import subprocess
 
 METHODS = ("fork", "spawn", "forkserver")
@@ -179,13 +180,22 @@ def _pipes() -> tuple[worker.Channel, tuple[int, int]]:
     return worker.Channel(replies_r, calls_w), (calls_r, replies_w)
 
 
-def _interpreter() -> list[str]:
-    import subprocess
+#: The fields of :data:`sys.flags` that a command-line option sets.
+_FLAGS = ("debug", "optimize", "dont_write_bytecode", "no_user_site", "no_site", "verbose")
+_FLAGS += ("ignore_environment", "bytes_warning", "quiet", "isolated", "safe_path")
 
-    flags: list[str] = getattr(subprocess, "_args_from_interpreter_flags", list)()
+
+def _interpreter() -> list[str]:
+    """This interpreter, with the command-line options it runs with (``-O``, ``-X dev``...)."""
     if not sys.executable:
         raise RuntimeError("cannot start a worker process: sys.executable is not known")
-    return [sys.executable, *flags]
+    flags = sys.flags
+    if not (sys.warnoptions or sys._xoptions or any(getattr(flags, f, 0) for f in _FLAGS)):
+        return [sys.executable]  # the common case, known without importing subprocess
+    import subprocess
+
+    options: list[str] = getattr(subprocess, "_args_from_interpreter_flags", list)()
+    return [sys.executable, *options]
 
 
 def _boot(module: str, *args: object) -> str:
@@ -254,24 +264,43 @@ def _spawn(ends: tuple[int, int]) -> WorkerProcess:
 
 
 class _ForkServer:
-    """The parent's end of the fork server: started on first use, shared by every pool."""
+    """The parent's end of the fork server: started once, shared by every pool.
+
+    It is started with :func:`os.posix_spawn` and driven through :mod:`_socket`
+    (the C module behind :mod:`socket`): :mod:`subprocess` and :mod:`socket`
+    would cost the first pool a few milliseconds to import, before the server
+    even starts.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._control: socket.socket | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._control: _socket.socket | None = None
+        self._pid: int | None = None
+
+    def start(self) -> None:
+        """Start the server unless it runs (a new pool does, so that it boots meanwhile).
+
+        Raises:
+            OSError: it cannot start (out of processes, say).
+        """
+        with self._lock:
+            if self._control is None:
+                self._start()
 
     def launch(self, ends: tuple[int, int]) -> WorkerProcess:
         """Have the fork server fork a worker with *ends* as its pipes."""
-        import socket
+        import _socket
 
         status_r, status_w = os.pipe()
+        fds = worker.FORK_FDS.pack(*ends, status_w)
         try:
             with self._lock:
                 for attempt in (1, 2):
                     control = self._control or self._start()
                     try:
-                        socket.send_fds(control, [worker.FORK_REQUEST], [*ends, status_w])
+                        control.sendmsg(
+                            [worker.FORK_REQUEST], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)]
+                        )
                         break
                     except OSError:  # the server died: start another, once
                         self._forget()
@@ -284,18 +313,26 @@ class _ForkServer:
             os.close(status_w)
         return _Served(status_r)
 
-    def _start(self) -> socket.socket:
-        import socket
-        import subprocess
+    def _start(self) -> _socket.socket:
+        import _socket
 
-        ours, theirs = socket.socketpair()
-        preload = [name for name in ("cloudpickle",) if name in sys.modules]
+        ours, theirs = _socket.socketpair()
         try:
-            self._process = subprocess.Popen(
-                [*_interpreter(), "-c", _boot("server", theirs.fileno(), preload)],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+            given = theirs.fileno()
+            fd = 3 if given != 3 else 4  # the server's number for it: not given's (see below)
+            preload = [name for name in ("cloudpickle",) if name in sys.modules]
+            command = [*_interpreter(), "-c", _boot("server", fd, preload)]
+            self._pid = os.posix_spawn(
+                command[0],
+                command,
+                os.environ,
+                # dup2 onto another number clears close-on-exec: only fd, and
+                # the standard streams, reach the server.
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, given, fd),
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                ],
+                setpgroup=0,  # a process group of its own: Ctrl-C is the parent's to handle
             )
         except BaseException:
             ours.close()
@@ -309,28 +346,47 @@ class _ForkServer:
         control, self._control = self._control, None
         if control is not None:
             control.close()
-        self._process = None
+        pid, self._pid = self._pid, None
+        if pid is not None:
+            _reap(pid, 0.0)  # if it died already; else it ends once it sees its socket closed
 
     def stop(self) -> None:
         """Close the control socket (the server then exits) and reap the server."""
         with self._lock:
-            process = self._process
+            pid = self._pid
+            self._pid = None
             self._forget()
-        if process is not None:
-            try:
-                process.wait(5)
-            except Exception:  # pragma: no cover - stuck (TimeoutExpired): do not wait
-                process.kill()
+        if pid is not None:
+            _reap(pid, 5.0)
 
     def forget_in_child(self) -> None:
         """In a forked child: the parent's server is not ours; start our own later."""
         self._lock = threading.Lock()
-        control, self._control, self._process = self._control, None, None
+        control, self._control, self._pid = self._control, None, None
         if control is not None:
             try:
                 os.close(control.detach())
             except OSError:
                 pass
+
+
+def _reap(pid: int, seconds: float) -> None:
+    """Wait up to *seconds* for the child *pid* to end (then kill it), and reap it."""
+    deadline = time.monotonic() + seconds
+    delay = 0.0005
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:  # reaped already
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    if seconds:  # pragma: no cover - stuck at exit: do not wait any longer
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
 
 
 _fork_server = _ForkServer()

@@ -10,30 +10,31 @@ It ends when the parent closes the control socket (or dies).
 
 from __future__ import annotations
 
+import _socket
 import importlib
 import os
 import select
-import signal
-import socket
+import struct
 import sys
 
 from . import worker
+from .worker import signals
 
 
 def main(control_fd: int, preload: list[str]) -> None:
     """Serve fork requests on *control_fd* until the parent closes it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    for name in preload:
+    signals.signal(signals.SIGINT, signals.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for name in ("background._processes.batches", *preload):
         try:
             importlib.import_module(name)
         except BaseException:  # a worker that needs it will fail clearly on its own
             pass
-    control = socket.socket(fileno=control_fd)
+    control = _socket.socket(fileno=control_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signals.set_wakeup_fd(wake_w)
+    signals.signal(signals.SIGCHLD, lambda *_: None)
     statuses: dict[int, int] = {}  # pid -> the write end of its status pipe
     while True:
         readable = select.select([control.fileno(), wake_r], [], [])[0]
@@ -41,9 +42,13 @@ def main(control_fd: int, preload: list[str]) -> None:
             _drain(wake_r)
             _reap(statuses)
         if control.fileno() in readable:
-            message, fds, _, _ = socket.recv_fds(control, len(worker.FORK_REQUEST), 3)
+            message, fds = _receive(control)
             if not message:  # the parent is gone or done: so are we
                 break
+            if len(fds) != 3:
+                for fd in fds:  # pragma: no cover - not a request from our parent
+                    os.close(fd)
+                continue
             pid = os.fork()
             if pid == 0:
                 _become_worker(fds, [control.fileno(), wake_r, wake_w, *statuses.values()])
@@ -53,10 +58,23 @@ def main(control_fd: int, preload: list[str]) -> None:
     _reap(statuses)
 
 
+def _receive(control: _socket.socket) -> tuple[bytes, list[int]]:
+    """A fork request and the file descriptors that came with it."""
+    message, ancillary, _, _ = control.recvmsg(
+        len(worker.FORK_REQUEST), _socket.CMSG_SPACE(worker.FORK_FDS.size)
+    )
+    fds: list[int] = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            whole = len(data) - len(data) % 4
+            fds += struct.unpack(f"{whole // 4}i", data[:whole])
+    return message, fds
+
+
 def _become_worker(fds: list[int], server_fds: list[int]) -> None:
     reader, writer, status = fds
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signals.set_wakeup_fd(-1)
+    signals.signal(signals.SIGCHLD, signals.SIG_DFL)
     for fd in (status, *server_fds):
         os.close(fd)
     os.setpgid(0, 0)  # its own process group, so that stopping it stops its children

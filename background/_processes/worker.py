@@ -17,8 +17,6 @@ arguments. An empty message tells the worker to stop.
 from __future__ import annotations
 
 import os
-import pickle
-import signal
 import struct
 import sys
 import time
@@ -29,6 +27,10 @@ from background import _pickling
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: workers start faster
     from typing import Any, Callable
+
+#: The C module behind :mod:`signal`, without the enum wrappers that would cost
+#: every worker process's start (and the fork server's) 4 ms to import.
+signals: Any = __import__("_signal")
 
 #: A message's length, before the message.
 LENGTH = struct.Struct("<Q")
@@ -42,9 +44,11 @@ CALL_HEADER = struct.Struct("<qIII")
 REPLY_HEADER = struct.Struct("<qBQd")
 READY, OK, RAISED, RESULT_UNPICKLABLE, CALL_UNPICKLABLE, INIT_FAILED = range(1, 7)
 #: The fork server's side of the wire: a request to fork a worker is one byte,
-#: with the worker's three pipe ends attached; a worker's exit code (as
-#: :func:`os.waitstatus_to_exitcode` gives it) is written on its status pipe.
+#: with the worker's three pipe ends attached (FORK_FDS: its reader, writer and
+#: status pipe); a worker's exit code (as :func:`os.waitstatus_to_exitcode`
+#: gives it) is written on its status pipe.
 FORK_REQUEST = b"F"
+FORK_FDS = struct.Struct("3i")
 EXIT_CODE = struct.Struct("<i")
 #: How many functions a worker keeps unpickled; the parent sends a function by
 #: id only if it is among the last FUNCTIONS_SENT it sent there (fewer: both
@@ -251,12 +255,12 @@ def main(reader: int, writer: int) -> int:
     Returns the exit code: 0 after a stop (or once the parent is gone), 1 if
     the initializer failed.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signals.signal(signals.SIGINT, signals.SIG_IGN)  # Ctrl-C is the parent's to handle
     channel = Channel(reader, writer)
     setup = channel.recv()
     if not setup:
         return 0
-    options = pickle.loads(setup)
+    options = _pickling.loads(setup)
     _set_up(options)
     if options["initializer"] is not None:
         try:
