@@ -210,6 +210,13 @@ def test_an_unpicklable_item_in_a_process_map_is_named_by_its_position(
         list(pool.map(helpers.square, items, chunksize=4))
 
 
+def test_an_unpicklable_argument_in_a_map_over_two_iterables_is_named_by_its_place(
+    pool: background.Pool,
+) -> None:
+    with pytest.raises(pickle.PicklingError, match=r"item 1 of the input, argument 1 .*lock"):
+        list(pool.map(pow, [2, 3], [1, threading.Lock()], chunksize=2))
+
+
 # -- finished calls keep nothing -------------------------------------------------------
 
 

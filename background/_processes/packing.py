@@ -82,6 +82,8 @@ def _labelled_arguments(fn: Any, job: Job) -> dict[str, Any]:
     """The call's arguments by the names a user knows them by, for error messages."""
     if isinstance(fn, Batch):  # a map's batch: name the input items
         items, start = job.args
+        if not fn.spread:
+            return {f"item {start + i} of the input": value for i, value in enumerate(items)}
         return {
             f"item {start + i} of the input" + ("" if len(args) == 1 else f", argument {j}"): value
             for i, args in enumerate(items)
