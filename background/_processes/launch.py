@@ -404,6 +404,11 @@ def setup_message(initializer: bytes | None, measure_memory: bool) -> bytes:
     return pickle.dumps(options, pickle.HIGHEST_PROTOCOL)
 
 
+def start_fork_server() -> None:
+    """Start the fork server now unless it runs (it is shared by every pool)."""
+    _fork_server.start()
+
+
 def stop_fork_server() -> None:
     """At exit: let the fork server end."""
     _fork_server.stop()
