@@ -118,10 +118,12 @@ def w4_serial(p: "dict[str, Any]", later: "list[Any]") -> "Any":
 
 # ------------------------------------------------- background (this project)
 # background loads its machinery on first use; that cost is W5's, not the clock's,
-# except in W1's "n set inside the clock", which times what a script pays.
+# except in W1's "n set inside the clock", which times what a script pays. The
+# process pool's machinery is loaded before the clock as the standard library's
+# is (`from concurrent.futures import ProcessPoolExecutor` loads multiprocessing).
 USE_TASK = "import background; background.task"
 USE_POOL = "from background import Pool, task"
-USE_PROCESSES = "from background import Pool; import background._processes"
+USE_PROCESSES = "from background import Pool; import background._processes.runner"
 
 
 # "background 0.2.1" runs the same code: the runner puts the old package first

@@ -31,6 +31,7 @@ def main(spec: "dict[str, Any]") -> "dict[str, Any]":
     workload = spec["workload"]
     if workload == "calibrate":
         return calibrate()
+    import work
     from adapters import ADAPTERS
     from work import spin_expected
 
@@ -39,6 +40,8 @@ def main(spec: "dict[str, Any]") -> "dict[str, Any]":
     preloaded = sorted(set(sys.modules) - STARTUP - HARNESS)
     if preloaded:
         return failed(f"the harness preloaded {', '.join(preloaded)}")
+    if "sleep" in p:
+        work.SLEEP = p["sleep"]
     for statement in adapter.before:  # a module name, or statements
         exec(statement if " " in statement else f"import {statement}", {})
     later: list[Any] = []
