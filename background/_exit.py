@@ -196,6 +196,8 @@ def _wait_until_idle() -> None:
     A call ends before its pool is looked at, after submitting to a pool
     looked at already: the submission counts tell.
     """
+    if not any(len(outstanding) for outstanding in _all_outstanding()):
+        return  # the common case (and every worker process's): nothing to load, nothing to wait
     import concurrent.futures
 
     from . import _interruptible

@@ -7,6 +7,7 @@ links (``templates/``) and the Python inventory used for offline intersphinx.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -62,8 +63,11 @@ for _public in (concurrent.futures.Future, concurrent.futures.Executor):
     _public.__module__ = "concurrent.futures"
 
 # -- MyST -------------------------------------------------------------------
-myst_enable_extensions = ["colon_fence", "deflist", "smartquotes"]
+myst_enable_extensions = ["colon_fence", "deflist", "smartquotes", "substitution"]
 myst_heading_anchors = 3
+# The figures that pages quote from the Benchmarks page ({{ bench_fork_server_ms }}),
+# written with it by tests/bench/run.py, so that every page shows the same run.
+myst_substitutions = json.loads((ROOT / "docs/_static/benchmarks/figures.json").read_text())
 
 # -- autodoc + napoleon (Google style docstrings) ----------------------------
 # Signatures without types, which go into each parameter's description instead

@@ -24,6 +24,9 @@ W5_SUBMIT = (
 W5_FIRST_USE = (
     "W5|background|import background, then one `@task` function called and its `result()`"
 )
+W5_SERVER = "W5|background|import background._processes.server, what its fork server loads"
+W7_SERVER = "W7|background|Pool(1, process=True).submit, fork server"
+W1_BEFORE = "W1|background|@task call, n set before the clock"
 ORDER = ["background", "concurrent.futures", "background 0.2.1", "pebble", "loky", "joblib"]
 ORDER += ["mpire", "serial", "python"]
 RANGE = "–\u2060"  # an en dash that a narrow column does not break after (a word joiner)
@@ -277,7 +280,7 @@ def markdown(data: dict[str, Any], peers: dict[str, str]) -> str:
     parts += [f"| {t} | {measured} | {verdict} |" for t, measured, verdict in targets(data)]
     for case in data["cases"]:
         parts += ["", f"### {case['title']}", "", rounds_sentence(case), "", case_table(case)]
-        parts += notes(case)
+        parts += notes(case, data)
         if case["id"] != "W1-serial":
             parts += ["", f"![{case['title']}](_static/benchmarks/{image_name(case)})"]
     if data["failures"]:
@@ -286,11 +289,10 @@ def markdown(data: dict[str, Any], peers: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def notes(case: dict[str, Any]) -> list[str]:
+def notes(case: dict[str, Any], data: dict[str, Any]) -> list[str]:
     """Sentences under a table that read a figure out of it."""
-    key = "W1|background|@task call, n set before the clock"
-    if case["id"] == "W1-110" and key in case["values"]:
-        over = [(v - limit(case)) * 1e3 for v in case["values"][key]]
+    if case["id"] == "W1-110" and W1_BEFORE in case["values"]:
+        over = [(v - limit(case)) * 1e3 for v in case["values"][W1_BEFORE]]
         m, lo, hi = stats(over)
         return [
             "",
@@ -299,7 +301,75 @@ def notes(case: dict[str, Any]) -> list[str]:
             "starting 100 threads, waking them as their sleeps end, and the sleeps' own "
             "overshoot, cost here.",
         ]
+    imports = find(data, "W5")
+    if case["id"] == "W7" and W7_SERVER in case["values"] and imports is not None:
+        first = stats(shown(case, W7_SERVER))[0]
+        interpreter = stats(shown(imports, W5_BARE))[0]
+        loading = (
+            stats(shown(imports, W5_SERVER))[0] if W5_SERVER in imports["values"] else math.nan
+        )
+        if math.isnan(first + interpreter + loading):
+            return []
+        rest = first - interpreter - loading
+        return [
+            "",
+            f"Where the fork server's {fmt(first)} ms go, read from W5 in the same run: "
+            f"about {fmt(interpreter)} ms start an interpreter (a bare `python -c pass`), "
+            f"{fmt(loading)} ms import what the server and its workers run, and the "
+            f"remaining {fmt(rest)} ms fork the worker, set it up and run the call. A pool "
+            "starts the server when it is made, and it is shared by every pool of the "
+            "program: the next pools' workers are forked from it at once.",
+        ]
     return []
+
+
+def figures(data: dict[str, Any]) -> dict[str, str]:
+    """The medians that other pages quote, rounded to two significant digits.
+
+    Keyed by MyST substitution names (``{{ bench_fork_server_ms }}`` on a page);
+    a case that did not run leaves its figures out.
+    """
+    wanted = {
+        "bench_thread_call_us": ("W2", "W2|background|@task call", False),
+        "bench_threads_100_ms": ("W1-110", W1_BEFORE, True),
+        "bench_fork_server_ms": ("W7", W7_SERVER, False),
+        "bench_fork_ms": (
+            "W7",
+            "W7|background|Pool(1, process=True, start_method='fork').submit",
+            False,
+        ),
+        "bench_process_submit_us": ("W3", "W3|background|Pool.submit", False),
+        "bench_process_map_us": ("W3", "W3|background|Pool.map", False),
+    }
+    out = {}
+    for name, (case_id, key, over_limit) in wanted.items():
+        case = find(data, case_id)
+        if case is None or key not in case["values"]:
+            continue
+        values = shown(case, key)
+        if over_limit:  # ms over the sleeps
+            values = [(v - limit(case)) * 1e3 for v in values]
+        m = stats(values)[0]
+        if not math.isnan(m):
+            out[name] = about(m)
+    return out
+
+
+def about(x: float) -> str:
+    """*x* to two significant digits: 28.8 -> "29", 1.76 -> "1.8", 0.0123 -> "0.012"."""
+    if x == 0:
+        return "0"
+    digits = max(0, 1 - math.floor(math.log10(abs(x))))
+    return f"{round(x, digits):.{digits}f}"
+
+
+def write_figures(path: Path, data: dict[str, Any]) -> None:
+    """Update the figures file with this run's (keeping those of cases it did not run)."""
+    import json
+
+    known = json.loads(path.read_text()) if path.exists() else {}
+    known.update(figures(data))
+    path.write_text(json.dumps(dict(sorted(known.items())), indent=1) + "\n")
 
 
 def image_name(case: dict[str, Any]) -> str:
