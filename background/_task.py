@@ -75,12 +75,12 @@ def task(
             a further call blocks until one finishes. A call made from inside
             a call of this task (or from one of its done-callbacks) never
             blocks, as that would deadlock, but still counts.
-        timeout: the time limit of each call, in seconds; over it, the
-            future fails with :class:`concurrent.futures.TimeoutError`. In a
-            worker process the call is stopped (the worker is killed and
-            replaced). A thread cannot be stopped: in a thread pool the call
-            runs on to its end, only its future fails. Default: the pool's
-            ``timeout``, if any.
+        timeout: the time limit of each call, in seconds, counted from the
+            moment the call starts running; over it, the future fails with
+            :class:`concurrent.futures.TimeoutError`. In a worker process the
+            call is stopped (the worker is killed and replaced). A thread
+            cannot be stopped: in a thread pool the call runs on to its end,
+            only its future fails. Default: the pool's ``timeout``, if any.
 
     Returns:
         The function, wrapped: calling it returns a :class:`~background.Future`.

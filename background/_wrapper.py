@@ -77,6 +77,26 @@ class Options:
         self.timeout = _validate.optional_seconds(timeout, "timeout")
 
 
+#: The options that :class:`Options` takes, by name.
+OPTION_NAMES = ("callback", "retries", "retry_on", "backoff", "max_pending", "timeout")
+
+
+def decorate(
+    fn: Callable[..., Any] | None, options: dict[str, Any], target: Callable[[], Target], what: str
+) -> Any:
+    """``what(fn, **options)``: *fn* wrapped, or (without *fn*) a decorator that wraps."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(
+            f"{what} got unexpected options {', '.join(unknown)}; "
+            f"it takes {', '.join(OPTION_NAMES)}"
+        )
+    settings = Options(**options)
+    if fn is None:
+        return lambda fn: wrap(fn, settings, target)
+    return wrap(fn, settings, target)
+
+
 def wrap(fn: Callable[..., Any], options: Options, target: Callable[[], Target]) -> Task[Any, Any]:
     """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
     _validate.task_function(fn)
