@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, TypeVar, overload
 
     from ._gate import Gate
-    from ._runner import Runner
+    from ._protocols import Runner
     from ._types import P, Task
 
     R = TypeVar("R")

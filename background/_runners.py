@@ -14,7 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-    from ._runner import Runner
+    from ._protocols import Runner
 
 
 def make_runner(

@@ -16,36 +16,12 @@ from . import _callbacks, _validate
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from typing import Any, Callable, Protocol
+    from typing import Any, Callable
 
     from ._future import Future
     from ._gate import Gate
+    from ._protocols import Submitter
     from ._types import Task
-
-    class Target(Protocol):
-        """What a wrapper submits to: a :class:`background.Pool`."""
-
-        def _submit(
-            self,
-            fn: Callable[..., Any],
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-            callbacks: tuple[Callable[[Future[Any]], object], ...],
-            gates: tuple[Gate, ...],
-            timeout: float | None = None,
-        ) -> Future[Any]: ...
-
-        def _map(
-            self,
-            fn: Callable[..., Any],
-            iterables: tuple[Iterable[Any], ...],
-            timeout: float | None,
-            chunksize: int | None,
-            buffersize: int | None,
-            call_timeout: float | None,
-            ordered: bool = True,
-            return_exceptions: bool = False,
-        ) -> Iterator[Any]: ...
 
 
 def unwrap(fn: Any) -> Any:
@@ -82,7 +58,10 @@ OPTION_NAMES = ("callback", "retries", "retry_on", "backoff", "max_pending", "ti
 
 
 def decorate(
-    fn: Callable[..., Any] | None, options: dict[str, Any], target: Callable[[], Target], what: str
+    fn: Callable[..., Any] | None,
+    options: dict[str, Any],
+    target: Callable[[], Submitter],
+    what: str,
 ) -> Any:
     """``what(fn, **options)``: *fn* wrapped, or (without *fn*) a decorator that wraps."""
     unknown = sorted(set(options) - set(OPTION_NAMES))
@@ -97,7 +76,9 @@ def decorate(
     return wrap(fn, settings, target)
 
 
-def wrap(fn: Callable[..., Any], options: Options, target: Callable[[], Target]) -> Task[Any, Any]:
+def wrap(
+    fn: Callable[..., Any], options: Options, target: Callable[[], Submitter]
+) -> Task[Any, Any]:
     """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
     _validate.task_function(fn)
     call: Callable[..., Any] = fn
