@@ -16,15 +16,29 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import os
 import threading
 import time
 from collections import deque
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from typing import TYPE_CHECKING, Any
 
+from ._compat import after_fork_in_child, daemon_thread, start_daemon_thread
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._job import Job
+    from typing import Any, Protocol
+
+    from ._future import Future
+
+    class Job(Protocol):
+        """A call with a time limit, as :mod:`background._job` makes them."""
+
+        future: Future[Any]
+
+        @property
+        def name(self) -> str: ...
+
+        def expire(self, error: BaseException) -> None: ...
+
 
 #: How long an idle settler thread waits for more work before it ends.
 SETTLER_IDLE_SECONDS = 2.0
@@ -47,8 +61,6 @@ def arm(job: Job, seconds: float) -> None:
     with _condition:
         heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         if _thread is None:
-            from ._threads import daemon_thread
-
             _thread = daemon_thread(_watch, "background-deadlines")
             _thread.start()
         _condition.notify()
@@ -87,8 +99,6 @@ def _hand_over(job: Job, error: BaseException) -> None:
         if _idle_settlers >= len(_expired):
             _settling.notify()
             return
-    from ._threads import start_daemon_thread
-
     if not start_daemon_thread(_settle, "background-timeouts"):
         _settle_all_now()  # no thread can start (the interpreter is exiting): here, then
 
@@ -129,5 +139,4 @@ def _forget_in_child() -> None:
     _idle_settlers = 0
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+after_fork_in_child(_forget_in_child)

@@ -24,7 +24,7 @@ from .worker import signals
 def main(control_fd: int, preload: list[str]) -> None:
     """Serve fork requests on *control_fd* until the parent closes it."""
     signals.signal(signals.SIGINT, signals.SIG_IGN)  # Ctrl-C is the parent's to handle
-    for name in ("background._processes.batches", *preload):
+    for name in ("background._batch", *preload):
         try:
             importlib.import_module(name)
         except BaseException:  # a worker that needs it will fail clearly on its own
