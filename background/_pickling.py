@@ -160,7 +160,7 @@ def is_by_reference(data: bytes) -> bool:
     return b"cloudpickle" not in data
 
 
-def loads(data: bytes | memoryview) -> Any:
+def loads(data: bytes | bytearray | memoryview) -> Any:
     """Unpickle what :func:`dumps_callable` or :func:`dumps` made."""
     return pickle.loads(data)
 

@@ -181,8 +181,8 @@ def _pipes() -> tuple[worker.Channel, tuple[int, int]]:
 
 
 #: The fields of :data:`sys.flags` that a command-line option sets.
-_FLAGS = ("debug", "optimize", "dont_write_bytecode", "no_user_site", "no_site", "verbose")
-_FLAGS += ("ignore_environment", "bytes_warning", "quiet", "isolated", "safe_path")
+_FLAGS = ["debug", "optimize", "dont_write_bytecode", "no_user_site", "no_site", "verbose"]
+_FLAGS += ["ignore_environment", "bytes_warning", "quiet", "isolated", "safe_path"]
 
 
 def _interpreter() -> list[str]:

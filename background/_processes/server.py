@@ -1,8 +1,9 @@
 """background's fork server: a clean process that forks worker processes on request.
 
-It is started once per program (with spawn: a fresh interpreter that runs no
-code of the program's), imports the worker code and what the program asked it
-to preload, then waits. For each request it forks a worker, which is
+It is started once per program, by the first process pool made (a fresh
+interpreter, started with :func:`os.posix_spawn`, that runs no code of the
+program's), imports the worker code, the code of a map's batches and what the
+program asked it to preload, then waits. For each request it forks a worker, which is
 therefore up in a millisecond with everything imported; it reaps its workers
 and reports each one's exit code to the parent on that worker's status pipe.
 It ends when the parent closes the control socket (or dies).
@@ -24,11 +25,7 @@ from .worker import signals
 def main(control_fd: int, preload: list[str]) -> None:
     """Serve fork requests on *control_fd* until the parent closes it."""
     signals.signal(signals.SIGINT, signals.SIG_IGN)  # Ctrl-C is the parent's to handle
-    for name in ("background._batch", *preload):
-        try:
-            importlib.import_module(name)
-        except BaseException:  # a worker that needs it will fail clearly on its own
-            pass
+    _preload(["background._batch", *preload])  # a map's batches, and what the parent asked
     control = _socket.socket(fileno=control_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -45,21 +42,26 @@ def main(control_fd: int, preload: list[str]) -> None:
             message, fds = _receive(control)
             if not message:  # the parent is gone or done: so are we
                 break
-            if len(fds) != 3:
-                for fd in fds:  # pragma: no cover - not a request from our parent
+            if fds:
+                pid = os.fork()
+                if pid == 0:
+                    _become_worker(fds, [control.fileno(), wake_r, wake_w, *statuses.values()])
+                for fd in fds[:2]:  # the worker's ends now
                     os.close(fd)
-                continue
-            pid = os.fork()
-            if pid == 0:
-                _become_worker(fds, [control.fileno(), wake_r, wake_w, *statuses.values()])
-            for fd in fds[:2]:  # the worker's ends now
-                os.close(fd)
-            statuses[pid] = fds[2]
+                statuses[pid] = fds[2]
     _reap(statuses)
 
 
+def _preload(names: list[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # a worker that needs it will fail clearly on its own
+            pass
+
+
 def _receive(control: _socket.socket) -> tuple[bytes, list[int]]:
-    """A fork request and the file descriptors that came with it."""
+    """A fork request and the worker's three pipe ends that came with it (none if not three)."""
     message, ancillary, _, _ = control.recvmsg(
         len(worker.FORK_REQUEST), _socket.CMSG_SPACE(worker.FORK_FDS.size)
     )
@@ -68,7 +70,11 @@ def _receive(control: _socket.socket) -> tuple[bytes, list[int]]:
         if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             whole = len(data) - len(data) % 4
             fds += struct.unpack(f"{whole // 4}i", data[:whole])
-    return message, fds
+    if len(fds) == 3:
+        return message, fds
+    for fd in fds:  # pragma: no cover - not a request from our parent
+        os.close(fd)
+    return message, []
 
 
 def _become_worker(fds: list[int], server_fds: list[int]) -> None:
