@@ -709,6 +709,89 @@ def test_a_default_process_pool_uses_the_default_start_method() -> None:
         assert pool.start_method == launch.default_start_method()
 
 
+SERVER_AT_CREATION = """\
+import os, sys
+import background
+
+def running_children():
+    try:
+        return os.waitpid(-1, os.WNOHANG) == (0, 0)  # a child runs, none has ended
+    except ChildProcessError:
+        return False
+
+before = running_children()
+pool = background.Pool(2, process=True, start_method="forkserver")
+made = running_children()
+print(before, made, pool.submit(abs, -3).result())
+pool.shutdown()
+"""
+
+
+def test_a_process_pool_starts_the_fork_server_when_it_is_made(tmp_path: Path) -> None:
+    script = tmp_path / "early.py"
+    script.write_text(SERVER_AT_CREATION)
+    done = _run_script(script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "3"]
+
+
+LEAKED_DESCRIPTOR = """\
+import os, select, sys
+import background
+
+read_end, write_end = os.pipe()
+os.set_inheritable(write_end, True)  # as a program may, for a child of its own
+with background.Pool(1, process=True, start_method=sys.argv[1]) as pool:
+    assert pool.submit(abs, -3).result() == 3
+    os.close(write_end)
+    # The pipe ends (reads as empty) only if no worker and no fork server holds it.
+    print(bool(select.select([read_end], [], [], 20)[0]) and os.read(read_end, 1) == b"")
+"""
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_workers_hold_no_inheritable_descriptor_of_the_program(
+    method: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "descriptors.py"
+    script.write_text(LEAKED_DESCRIPTOR)
+    done = _run_script(script, method)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+
+
+OPTIMIZED = """\
+import sys
+import background
+
+def optimize():
+    return sys.flags.optimize
+
+with background.Pool(1, process=True, start_method=sys.argv[1]) as pool:
+    print(pool.submit(optimize).result())
+"""
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+@pytest.mark.parametrize("options", [[], ["-O"]], ids=["plain", "-O"])
+def test_workers_run_with_the_interpreter_s_options(
+    method: str, options: list[str], tmp_path: Path
+) -> None:
+    script = tmp_path / "optimized.py"
+    script.write_text(OPTIMIZED)
+    done = subprocess.run(
+        [sys.executable, *options, str(script), method],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 2,
+        check=False,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONOPTIMIZE"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(len(options))
+
+
 def test_one_fork_server_forks_the_workers_of_every_pool() -> None:
     with (
         background.Pool(1, process=True, start_method="forkserver") as one,

@@ -326,9 +326,11 @@ class _ForkServer:
                 command[0],
                 command,
                 os.environ,
-                # dup2 onto another number clears close-on-exec: only fd, and
-                # the standard streams, reach the server.
+                # Only fd and the standard streams reach the server, as with
+                # subprocess's close_fds: dup2 onto another number clears
+                # close-on-exec, and what this process left inheritable is closed.
                 file_actions=[
+                    *((os.POSIX_SPAWN_CLOSE, each) for each in _inheritable(given)),
                     (os.POSIX_SPAWN_DUP2, given, fd),
                     (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 ],
@@ -368,6 +370,19 @@ class _ForkServer:
                 os.close(control.detach())
             except OSError:
                 pass
+
+
+def _inheritable(keep: int) -> list[int]:
+    """This process's inheritable descriptors, but the standard streams and *keep*."""
+    found = []
+    for name in os.listdir("/dev/fd"):  # Linux and macOS
+        each = int(name)
+        try:
+            if each > 2 and each != keep and os.get_inheritable(each):
+                found.append(each)
+        except OSError:  # the listing's own descriptor, or closed meanwhile
+            pass
+    return found
 
 
 def _reap(pid: int, seconds: float) -> None:

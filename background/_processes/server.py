@@ -12,7 +12,6 @@ It ends when the parent closes the control socket (or dies).
 from __future__ import annotations
 
 import _socket
-import importlib
 import os
 import select
 import struct
@@ -55,7 +54,7 @@ def main(control_fd: int, preload: list[str]) -> None:
 def _preload(names: list[str]) -> None:
     for name in names:
         try:
-            importlib.import_module(name)
+            __import__(name)
         except BaseException:  # a worker that needs it will fail clearly on its own
             pass
 
