@@ -792,6 +792,32 @@ def test_workers_run_with_the_interpreter_s_options(
     assert done.stdout.strip() == str(len(options))
 
 
+def test_a_function_sent_by_value_is_pickled_once_per_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from background import _pickling
+
+    pickled: list[str] = []
+    by_value = _pickling.by_value
+
+    def counting(obj: Any, what: str) -> bytes:
+        pickled.append(what)
+        return by_value(obj, what)
+
+    monkeypatch.setattr(_pickling, "by_value", counting)
+    offset = 3
+
+    def shifted(x: int) -> int:  # a closure: it can only travel by value
+        return x + offset
+
+    with background.Pool(2, process=True) as pool:
+        futures = [pool.submit(shifted, i) for i in range(50)]
+        assert [f.result(WAIT) for f in futures] == [i + 3 for i in range(50)]
+        offset = 4  # the workers keep the function as it was first sent
+        assert pool.submit(shifted, 0).result(WAIT) == 3
+    assert len(pickled) == 1
+
+
 def test_one_fork_server_forks_the_workers_of_every_pool() -> None:
     with (
         background.Pool(1, process=True, start_method="forkserver") as one,
