@@ -17,11 +17,12 @@ How a call travels (the modules of this package in brackets)::
                                  idle and spent workers [workers]
 
 Workers start with background's own launchers [launch]: ``fork``, ``spawn``
-(a fresh interpreter) or its own fork server [server], never by re-running
-the program's ``__main__``. ``Pool.map`` sends calls in batches sized as
-they run [batches].
+(a fresh interpreter) or its own fork server [forkserver, server], never by
+re-running the program's ``__main__``; the parent sees each as a child
+process [child]. ``Pool.map`` sends calls in batches sized as they run
+(:mod:`background._batch`).
 
 This package is imported only when a process pool is made, and a worker
-imports only :mod:`.worker` (and :mod:`.batches` for a map): ``import
-background`` stays cheap, and so does a worker's start.
+imports only :mod:`.worker` (and :mod:`background._batch` for a map):
+``import background`` stays cheap, and so does a worker's start.
 """

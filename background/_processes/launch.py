@@ -8,8 +8,9 @@ travels by value), so it starts its workers itself:
 
 * ``fork``: :func:`os.fork`, then the worker loop, in the child;
 * ``spawn``: a fresh interpreter that imports only the worker code;
-* ``forkserver``: background's own fork server (see :mod:`.server`), spawned
-  once, which forks each worker from its clean, warm state.
+* ``forkserver``: background's own fork server (see :mod:`.forkserver` and
+  :mod:`.server`), started once, which forks each worker from its clean, warm
+  state.
 
 Every worker runs in a process group of its own, so that stopping it also
 stops the processes it started. This needs a POSIX system (Linux, macOS).
@@ -19,16 +20,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import signal
 import sys
-import threading
-import time
 from typing import TYPE_CHECKING, Any
 
-from . import worker
+from . import forkserver, worker
+from .child import WorkerProcess, boot, interpreter
 
 if TYPE_CHECKING:
-    import _socket
     import subprocess
 
 METHODS = ("fork", "spawn", "forkserver")
@@ -70,38 +68,6 @@ def check_platform() -> None:
         )
 
 
-class WorkerProcess:
-    """A started worker: its pid, a file descriptor that turns readable once it
-    has ended, and its exit code then."""
-
-    pid: int | None
-    sentinel: int
-
-    def ended(self) -> bool:
-        """Reap the worker if it has ended; ``True`` if so (then :attr:`exitcode` is known)."""
-        raise NotImplementedError
-
-    exitcode: int | None = None
-
-    def signal(self, number: int) -> None:
-        """Send signal *number* to the worker and the processes it started."""
-        pid = self.pid
-        if pid is None or self.exitcode is not None:
-            return
-        for kill, target in ((os.killpg, pid), (os.kill, pid)):
-            try:
-                kill(target, number)
-            except (ProcessLookupError, PermissionError):
-                pass
-
-    def close(self) -> None:
-        """Release the sentinel."""
-        try:
-            os.close(self.sentinel)
-        except OSError:
-            pass
-
-
 class _Child(WorkerProcess):
     """A worker that is this process's own child (started by fork or spawn)."""
 
@@ -123,28 +89,6 @@ class _Child(WorkerProcess):
             code = os.waitstatus_to_exitcode(status) if pid else None
         self.exitcode = code
         return code is not None
-
-
-class _Served(WorkerProcess):
-    """A worker forked by the fork server, which reports its exit code."""
-
-    def __init__(self, status: int) -> None:
-        self.pid = None  # told by the worker when it is ready
-        self.sentinel = status
-
-    def ended(self) -> bool:
-        if self.exitcode is not None:
-            return True
-        try:
-            data = os.read(self.sentinel, worker.EXIT_CODE.size)
-        except BlockingIOError:
-            return False
-        if len(data) == worker.EXIT_CODE.size:
-            self.exitcode = worker.EXIT_CODE.unpack(data)[0]
-        else:  # the fork server died: the worker cannot be managed any more
-            self.signal(signal.SIGKILL)
-            self.exitcode = -signal.SIGKILL
-        return True
 
 
 def _has_pidfd() -> bool:
@@ -180,33 +124,6 @@ def _pipes() -> tuple[worker.Channel, tuple[int, int]]:
     return worker.Channel(replies_r, calls_w), (calls_r, replies_w)
 
 
-#: The fields of :data:`sys.flags` that a command-line option sets.
-_FLAGS = ["debug", "optimize", "dont_write_bytecode", "no_user_site", "no_site", "verbose"]
-_FLAGS += ["ignore_environment", "bytes_warning", "quiet", "isolated", "safe_path"]
-
-
-def _interpreter() -> list[str]:
-    """This interpreter, with the command-line options it runs with (``-O``, ``-X dev``...)."""
-    if not sys.executable:
-        raise RuntimeError("cannot start a worker process: sys.executable is not known")
-    flags = sys.flags
-    if not (sys.warnoptions or sys._xoptions or any(getattr(flags, f, 0) for f in _FLAGS)):
-        return [sys.executable]  # the common case, known without importing subprocess
-    import subprocess
-
-    options: list[str] = getattr(subprocess, "_args_from_interpreter_flags", list)()
-    return [sys.executable, *options]
-
-
-def _boot(module: str, *args: object) -> str:
-    """Code for ``python -c`` that runs *module*'s ``main`` with the parent's sys.path."""
-    return (
-        f"import sys; sys.path[:] = {sys.path!r}; "
-        f"from background._processes.{module} import main; "
-        f"sys.exit(main(*{args!r}))"
-    )
-
-
 def launch(method: str, close_in_child: tuple[int, ...]) -> tuple[worker.Channel, WorkerProcess]:
     """Start one worker by *method*; return the parent's channel to it, and it."""
     channel, ends = _pipes()
@@ -216,7 +133,7 @@ def launch(method: str, close_in_child: tuple[int, ...]) -> tuple[worker.Channel
         elif method == "spawn":
             process = _spawn(ends)
         else:
-            process = _fork_server.launch(ends)
+            process = forkserver.fork_worker(ends)
     except BaseException:
         channel.close()
         raise
@@ -250,7 +167,7 @@ def _spawn(ends: tuple[int, int]) -> WorkerProcess:
     exit_r, exit_w = _exit_pipe()
     try:
         popen = subprocess.Popen(
-            [*_interpreter(), "-c", _boot("worker", *ends)],
+            [*interpreter(), "-c", boot("worker", *ends)],
             pass_fds=ends if exit_w is None else (*ends, exit_w),
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group; Ctrl-C is the parent's
@@ -261,150 +178,6 @@ def _spawn(ends: tuple[int, int]) -> WorkerProcess:
                 os.close(fd)
         raise
     return _child(popen.pid, popen, exit_r, exit_w)
-
-
-class _ForkServer:
-    """The parent's end of the fork server: started once, shared by every pool.
-
-    It is started with :func:`os.posix_spawn` and driven through :mod:`_socket`
-    (the C module behind :mod:`socket`): :mod:`subprocess` and :mod:`socket`
-    would cost the first pool a few milliseconds to import, before the server
-    even starts.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._control: _socket.socket | None = None
-        self._pid: int | None = None
-
-    def start(self) -> None:
-        """Start the server unless it runs (a new pool does, so that it boots meanwhile).
-
-        Raises:
-            OSError: it cannot start (out of processes, say).
-        """
-        with self._lock:
-            if self._control is None:
-                self._start()
-
-    def launch(self, ends: tuple[int, int]) -> WorkerProcess:
-        """Have the fork server fork a worker with *ends* as its pipes."""
-        import _socket
-
-        status_r, status_w = os.pipe()
-        fds = worker.FORK_FDS.pack(*ends, status_w)
-        try:
-            with self._lock:
-                for attempt in (1, 2):
-                    control = self._control or self._start()
-                    try:
-                        control.sendmsg(
-                            [worker.FORK_REQUEST], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)]
-                        )
-                        break
-                    except OSError:  # the server died: start another, once
-                        self._forget()
-                        if attempt == 2:
-                            raise
-        except BaseException:
-            os.close(status_r)
-            raise
-        finally:
-            os.close(status_w)
-        return _Served(status_r)
-
-    def _start(self) -> _socket.socket:
-        import _socket
-
-        ours, theirs = _socket.socketpair()
-        try:
-            given = theirs.fileno()
-            fd = 3 if given != 3 else 4  # the server's number for it: not given's (see below)
-            preload = [name for name in ("cloudpickle",) if name in sys.modules]
-            command = [*_interpreter(), "-c", _boot("server", fd, preload)]
-            self._pid = os.posix_spawn(
-                command[0],
-                command,
-                os.environ,
-                # Only fd and the standard streams reach the server, as with
-                # subprocess's close_fds: dup2 onto another number clears
-                # close-on-exec, and what this process left inheritable is closed.
-                file_actions=[
-                    *((os.POSIX_SPAWN_CLOSE, each) for each in _inheritable(given)),
-                    (os.POSIX_SPAWN_DUP2, given, fd),
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                ],
-                setpgroup=0,  # a process group of its own: Ctrl-C is the parent's to handle
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self._control = ours
-        return ours
-
-    def _forget(self) -> None:
-        control, self._control = self._control, None
-        if control is not None:
-            control.close()
-        pid, self._pid = self._pid, None
-        if pid is not None:
-            _reap(pid, 0.0)  # if it died already; else it ends once it sees its socket closed
-
-    def stop(self) -> None:
-        """Close the control socket (the server then exits) and reap the server."""
-        with self._lock:
-            pid = self._pid
-            self._pid = None
-            self._forget()
-        if pid is not None:
-            _reap(pid, 5.0)
-
-    def forget_in_child(self) -> None:
-        """In a forked child: the parent's server is not ours; start our own later."""
-        self._lock = threading.Lock()
-        control, self._control, self._pid = self._control, None, None
-        if control is not None:
-            try:
-                os.close(control.detach())
-            except OSError:
-                pass
-
-
-def _inheritable(keep: int) -> list[int]:
-    """This process's inheritable descriptors, but the standard streams and *keep*."""
-    found = []
-    for name in os.listdir("/dev/fd"):  # Linux and macOS
-        each = int(name)
-        try:
-            if each > 2 and each != keep and os.get_inheritable(each):
-                found.append(each)
-        except OSError:  # the listing's own descriptor, or closed meanwhile
-            pass
-    return found
-
-
-def _reap(pid: int, seconds: float) -> None:
-    """Wait up to *seconds* for the child *pid* to end (then kill it), and reap it."""
-    deadline = time.monotonic() + seconds
-    delay = 0.0005
-    while True:
-        try:
-            if os.waitpid(pid, os.WNOHANG)[0]:
-                return
-        except ChildProcessError:  # reaped already
-            return
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-    if seconds:  # pragma: no cover - stuck at exit: do not wait any longer
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-
-
-_fork_server = _ForkServer()
 
 
 def setup_message(initializer: bytes | None, measure_memory: bool) -> bytes:
@@ -421,14 +194,14 @@ def setup_message(initializer: bytes | None, measure_memory: bool) -> bytes:
 
 def start_fork_server() -> None:
     """Start the fork server now unless it runs (it is shared by every pool)."""
-    _fork_server.start()
+    forkserver.start()
 
 
 def stop_fork_server() -> None:
     """At exit: let the fork server end."""
-    _fork_server.stop()
+    forkserver.stop()
 
 
 def forget_in_child() -> None:
     """After a fork, in the child: the parent's fork server is not the child's."""
-    _fork_server.forget_in_child()
+    forkserver.forget_in_child()

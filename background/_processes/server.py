@@ -111,5 +111,5 @@ def _reap(statuses: dict[int, int]) -> None:
             os.close(fd)
 
 
-if __name__ == "__main__":  # pragma: no cover - started as a module, see launch.py
+if __name__ == "__main__":  # pragma: no cover - started by forkserver.py
     main(int(sys.argv[1]), sys.argv[2:])
