@@ -11,7 +11,7 @@ from typing import NamedTuple
 from background._job import Job
 
 from . import worker
-from .launch import WorkerProcess
+from .child import WorkerProcess
 
 #: Seconds between SIGTERM and SIGKILL when a worker is stopped in the middle of a call.
 GRACE = 0.5
