@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import multiprocessing
 import time
 from collections.abc import Iterator
 
@@ -21,12 +22,13 @@ HOLD = 3 * LIMIT
 def pool(request: pytest.FixtureRequest) -> Iterator[background.Pool]:
     kind = request.param
     if kind.endswith("executor"):
-        executor_type = (
-            concurrent.futures.ThreadPoolExecutor
-            if kind == "thread-executor"
-            else concurrent.futures.ProcessPoolExecutor
-        )
-        with executor_type(1) as executor, background.Pool(1, executor=executor) as pool:
+        executor: concurrent.futures.Executor
+        if kind == "thread-executor":
+            executor = concurrent.futures.ThreadPoolExecutor(1)
+        else:  # not forked from this process, which runs threads
+            context = multiprocessing.get_context("forkserver")
+            executor = concurrent.futures.ProcessPoolExecutor(1, mp_context=context)
+        with executor, background.Pool(1, executor=executor) as pool:
             yield pool
     else:
         with background.Pool(1, process=kind == "processes") as pool:
