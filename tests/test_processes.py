@@ -818,6 +818,14 @@ def test_a_function_sent_by_value_is_pickled_once_per_pool(
     assert len(pickled) == 1
 
 
+def test_the_fork_server_s_workers_run_apart_from_the_program_s_terminal_session() -> None:
+    with background.Pool(1, process=True, start_method="forkserver") as pool:
+        session = pool.submit(os.getsid, 0).result(WAIT)
+        group = pool.submit(os.getpgid, 0).result(WAIT)
+    assert session != os.getsid(0)  # no terminal of the program's can stop them
+    assert group not in (os.getpgid(0), session)  # a group of its own, in the server's session
+
+
 def test_one_fork_server_forks_the_workers_of_every_pool() -> None:
     with (
         background.Pool(1, process=True, start_method="forkserver") as one,

@@ -21,6 +21,7 @@ from .child import WorkerProcess, boot, interpreter
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import _socket
+    from typing import Any
 
 
 class _Served(WorkerProcess):
@@ -98,20 +99,15 @@ class _ForkServer:
             fd = 3 if given != 3 else 4  # the server's number for it: not given's (see below)
             preload = [name for name in ("cloudpickle",) if name in sys.modules]
             command = [*interpreter(), "-c", boot("server", fd, preload)]
-            self._pid = os.posix_spawn(
-                command[0],
-                command,
-                os.environ,
-                # Only fd and the standard streams reach the server, as with
-                # subprocess's close_fds: dup2 onto another number clears
-                # close-on-exec, and what this process left inheritable is closed.
-                file_actions=[
-                    *((os.POSIX_SPAWN_CLOSE, each) for each in _inheritable(given)),
-                    (os.POSIX_SPAWN_DUP2, given, fd),
-                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                ],
-                setpgroup=0,  # a process group of its own: Ctrl-C is the parent's to handle
-            )
+            # Only fd and the standard streams reach the server, as with
+            # subprocess's close_fds: dup2 onto another number clears
+            # close-on-exec, and what this process left inheritable is closed.
+            actions = [
+                *((os.POSIX_SPAWN_CLOSE, each) for each in _inheritable(given)),
+                (os.POSIX_SPAWN_DUP2, given, fd),
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            ]
+            self._pid = _spawn_apart(command, actions)
         except BaseException:
             ours.close()
             raise
@@ -146,6 +142,18 @@ class _ForkServer:
                 os.close(control.detach())
             except OSError:
                 pass
+
+
+def _spawn_apart(command: list[str], actions: list[tuple[Any, ...]]) -> int:
+    """Start *command* in a session of its own, as ``start_new_session`` does.
+
+    Ctrl-C in the terminal is the parent's to handle, and neither the server
+    nor its workers have a terminal that could stop them for writing to it.
+    """
+    try:
+        return os.posix_spawn(command[0], command, os.environ, file_actions=actions, setsid=True)
+    except NotImplementedError:  # pragma: no cover - an old C library: a process group
+        return os.posix_spawn(command[0], command, os.environ, file_actions=actions, setpgroup=0)
 
 
 def _inheritable(keep: int) -> list[int]:
