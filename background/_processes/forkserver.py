@@ -159,14 +159,22 @@ def _spawn_apart(command: list[str], actions: list[tuple[Any, ...]]) -> int:
 def _inheritable(keep: int) -> list[int]:
     """This process's inheritable descriptors, but the standard streams and *keep*."""
     found = []
-    for name in os.listdir("/dev/fd"):  # Linux and macOS
-        each = int(name)
+    for each in _open_descriptors():
         try:
             if each > 2 and each != keep and os.get_inheritable(each):
                 found.append(each)
         except OSError:  # the listing's own descriptor, or closed meanwhile
             pass
     return found
+
+
+def _open_descriptors() -> list[int]:
+    for folder in ("/dev/fd", "/proc/self/fd"):  # macOS and Linux; Linux
+        try:
+            return [int(name) for name in os.listdir(folder)]
+        except OSError:
+            continue
+    return list(range(3, min(os.sysconf("SC_OPEN_MAX"), 1 << 16)))  # pragma: no cover
 
 
 def _reap(pid: int, seconds: float) -> None:
