@@ -735,6 +735,29 @@ def test_a_process_pool_starts_the_fork_server_when_it_is_made(tmp_path: Path) -
     assert done.stdout.split() == ["False", "True", "3"]
 
 
+NO_SERVER = """\
+import sys
+import background
+
+sys.executable = ""  # an embedded interpreter may not know it
+pool = background.Pool(1, process=True, start_method="forkserver")  # made all the same
+try:
+    pool.submit(abs, -3).result(30)
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+def test_a_fork_server_that_cannot_start_fails_the_calls_not_the_pool(tmp_path: Path) -> None:
+    script = tmp_path / "no_server.py"
+    script.write_text(NO_SERVER)
+    done = _run_script(script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("BrokenProcessPool ")
+    assert "could not start a worker process" in done.stdout
+    assert "sys.executable is not known" in done.stdout
+
+
 LEAKED_DESCRIPTOR = """\
 import os, select, sys
 import background

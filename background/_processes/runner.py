@@ -88,7 +88,7 @@ class ProcessRunner:
             # It boots (about 20 ms) while the program prepares its first calls.
             try:
                 launch.start_fork_server()
-            except OSError:  # out of processes, say: the first worker's launch tells
+            except (OSError, RuntimeError):  # out of processes: the first launch tells
                 pass
 
     def reset(self) -> None:
