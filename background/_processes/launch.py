@@ -193,8 +193,15 @@ def setup_message(initializer: bytes | None, measure_memory: bool) -> bytes:
 
 
 def start_fork_server() -> None:
-    """Start the fork server now unless it runs (it is shared by every pool)."""
-    forkserver.start()
+    """Start the fork server now unless it runs (it is shared by every pool).
+
+    If it cannot start (out of processes, say), the first worker's launch
+    tries again, and fails the calls with the reason.
+    """
+    try:
+        forkserver.start()
+    except (OSError, RuntimeError):
+        pass
 
 
 def stop_fork_server() -> None:

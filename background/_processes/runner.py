@@ -84,12 +84,8 @@ class ProcessRunner:
         self.durations = Durations()
         self.reset()
         _live.add(self)
-        if self.start_method == "forkserver":
-            # It boots (about 20 ms) while the program prepares its first calls.
-            try:
-                launch.start_fork_server()
-            except (OSError, RuntimeError):  # out of processes: the first launch tells
-                pass
+        if self.start_method == "forkserver":  # it boots while the program prepares calls
+            launch.start_fork_server()
 
     def reset(self) -> None:
         """Start afresh: at creation, and in a forked child (the parent's workers are not its)."""
