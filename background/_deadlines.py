@@ -1,15 +1,17 @@
-"""Per-call time limits for calls that cannot be killed (threads, foreign executors).
+"""Background's one timer: per-call time limits, and retries that wait.
 
-One daemon thread, started on first use, keeps a heap of deadlines. When one
-passes and its call has not finished, the call's future fails with
+One daemon thread, started on first use, keeps a heap of deadlines. When the
+time limit of a call that cannot be killed (in a thread, on a foreign
+executor) passes and the call has not finished, its future fails with
 :class:`concurrent.futures.TimeoutError`; the call itself goes on running,
-since a thread cannot be stopped from outside.
+since a thread cannot be stopped from outside. When the wait of a retry is
+over (see :mod:`._retry`), the call is handed back to its pool.
 
 Failing a future runs its done-callbacks, which may take their time (or wait
-for other tasks): that happens in settler threads, never in the deadline
-thread, so that one slow callback cannot hold up every other timeout. A
-settler that finds no work for a while ends; a new one starts whenever all
-are busy.
+for other tasks), and handing a call to a pool may pickle it: that happens in
+settler threads, never in the timer thread, so that one slow callback cannot
+hold up every other timeout. A settler that finds no work for a while ends; a
+new one starts whenever all are busy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ._job import Job
@@ -35,15 +37,24 @@ _order = itertools.count()
 _thread: threading.Thread | None = None
 
 _settling = threading.Condition()
-_expired: deque[tuple[Job, BaseException]] = deque()
+_expired: deque[list[Any]] = deque()
 _idle_settlers = 0
 
 
 def arm(job: Job, seconds: float) -> None:
-    """Fail *job*'s future with TimeoutError if it is not done in *seconds*."""
-    global _thread
-    entry: list[Any] = [job, seconds]
+    """Fail *job*'s future with TimeoutError if its attempt is not done in *seconds*."""
+    entry = call_later(seconds, _expire, job, seconds, job.attempt)
     job.future.add_done_callback(lambda _: entry.clear())  # drop the job at once
+
+
+def call_later(seconds: float, fn: Callable[..., object], *args: Any) -> list[Any]:
+    """Call ``fn(*args)`` in a settler thread in *seconds*.
+
+    Returns the timer's entry: clearing it (``entry.clear()``) cancels the
+    call and drops its references at once.
+    """
+    global _thread
+    entry: list[Any] = [fn, *args]
     with _condition:
         heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         if _thread is None:
@@ -52,6 +63,17 @@ def arm(job: Job, seconds: float) -> None:
             _thread = daemon_thread(_watch, "background-deadlines")
             _thread.start()
         _condition.notify()
+    return entry
+
+
+def _expire(job: Job, seconds: float, attempt: int) -> None:
+    job.expire(
+        FuturesTimeoutError(
+            f"{job.name} did not finish within its timeout of {seconds:g} s "
+            "(it may still be running: a thread cannot be stopped)"
+        ),
+        attempt,
+    )
 
 
 def _watch() -> None:
@@ -67,23 +89,15 @@ def _watch() -> None:
                 _condition.wait(None if not _heap else _heap[0][0] - now)
         fired = list(entry)  # a done-callback may clear it meanwhile
         del entry
-        if len(fired) == 2:
-            job, seconds = fired
-            _hand_over(
-                job,
-                FuturesTimeoutError(
-                    f"{job.name} did not finish within its timeout of {seconds:g} s "
-                    "(it may still be running: a thread cannot be stopped)"
-                ),
-            )
-            del job
+        if fired:
+            _hand_over(fired)
         del fired
 
 
-def _hand_over(job: Job, error: BaseException) -> None:
-    """Have a settler thread fail *job*'s future; start one if all are busy."""
+def _hand_over(call: list[Any]) -> None:
+    """Have a settler thread make *call* (a function and its arguments); start one if all are busy."""
     with _settling:
-        _expired.append((job, error))
+        _expired.append(call)
         if _idle_settlers >= len(_expired):
             _settling.notify()
             return
@@ -105,9 +119,9 @@ def _settle() -> None:
                     _idle_settlers -= 1
                 if not _expired:
                     return
-            job, error = _expired.popleft()
-        job.expire(error)
-        del job, error
+            call = _expired.popleft()
+        call[0](*call[1:])
+        del call
 
 
 def _settle_all_now() -> None:
@@ -115,8 +129,8 @@ def _settle_all_now() -> None:
         with _settling:
             if not _expired:
                 return
-            job, error = _expired.popleft()
-        job.expire(error)
+            call = _expired.popleft()
+        call[0](*call[1:])
 
 
 def _forget_in_child() -> None:

@@ -11,6 +11,7 @@ from ._outstanding import Outstanding
 
 if TYPE_CHECKING:
     from ._gate import Gate
+    from ._retry import Retries
 
 
 def task_name(fn: Callable[..., Any]) -> str:
@@ -28,7 +29,18 @@ class Job:
     elsewhere and settle it with :meth:`set_result` / :meth:`set_exception`.
     """
 
-    __slots__ = ("args", "context", "fn", "future", "gates", "kwargs", "outstanding", "timeout")
+    __slots__ = (
+        "args",
+        "attempt",
+        "context",
+        "fn",
+        "future",
+        "gates",
+        "kwargs",
+        "outstanding",
+        "retry",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -40,6 +52,7 @@ class Job:
         outstanding: Outstanding,
         gates: tuple[Gate, ...] = (),
         timeout: float | None = None,
+        retry: Retries | None = None,
     ) -> None:
         self.future = future
         self.fn = fn
@@ -48,8 +61,12 @@ class Job:
         self.context = context
         self.outstanding = outstanding
         self.gates = gates
-        #: Seconds the call may run before its future fails with TimeoutError.
+        #: Seconds each attempt may run before its future fails with TimeoutError.
         self.timeout = timeout
+        #: The call's retries (``retries=``), if it has any.
+        self.retry = retry
+        #: Which attempt at the call this is (1 for the first, more with retries).
+        self.attempt = 1
 
     @property
     def name(self) -> str:
@@ -80,7 +97,7 @@ class Job:
                 if gates:
                     _worker.held = held
         except BaseException as exception:
-            self.set_exception(exception)
+            self.fail(exception)
             # The traceback holds this frame; drop our references so that the
             # future and the job are not kept alive by a reference cycle.
             self = None  # type: ignore[assignment]
@@ -116,6 +133,13 @@ class Job:
         finally:
             self.release()
 
+    def fail(self, exception: BaseException) -> None:
+        """The call raised *exception*: retry it if its ``retries=`` say so, else settle."""
+        retry = self.retry
+        if retry is not None and retry.again(self, exception):
+            return
+        self.set_exception(exception)
+
     def set_exception(self, exception: BaseException) -> None:
         """Settle the future with *exception*, naming the task for the logs."""
         future = self.future
@@ -129,18 +153,22 @@ class Job:
         finally:
             self.release()
 
-    def expire(self, error: BaseException) -> None:
-        """Fail the future of a call that ran over its time limit and cannot be stopped.
+    def expire(self, error: BaseException, attempt: int) -> None:
+        """Fail the future of a call whose *attempt* ran over its time limit and cannot be stopped.
 
-        The call keeps its place (outstanding, max_pending) until it ends.
+        The call keeps its place (outstanding, max_pending) until it ends, and
+        is not retried. Nothing happens if that attempt has ended already.
         """
         future = self.future
-        if not future.done():
-            future._task_name = self.name
-            try:
-                future.set_exception(error)
-            except InvalidStateError:  # it finished meanwhile
-                pass
+        with future._condition:  # Retries.again() moves on to the next attempt under it
+            if future.done() or self.attempt != attempt:
+                return
+            self.attempt = 0  # over its time limit: no retry
+        future._task_name = self.name
+        try:
+            future.set_exception(error)
+        except InvalidStateError:  # it finished meanwhile
+            pass
 
     def cancel(self) -> None:
         """Cancel a job that never started; waiters count it as done at once."""
@@ -158,6 +186,9 @@ class Job:
         callback kept by another executor's future, say) must not keep them.
         """
         self.outstanding.discard(self.future)
+        retry, self.retry = self.retry, None
+        if retry is not None:
+            retry.finished()
         gates, self.gates = self.gates, ()
         if gates:
             self.future._gates = ()  # its callbacks have run: it holds no place now

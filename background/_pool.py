@@ -17,6 +17,7 @@ from ._job import Job, task_name
 from ._outstanding import Outstanding
 
 if TYPE_CHECKING:
+    from ._retry import Retries, RetryPolicy
     from ._task import P, Task
 
 R = TypeVar("R")
@@ -185,7 +186,12 @@ class Pool(concurrent.futures.Executor):
         self._name = name or f"background-{next(_pool_numbers)}"
         self._process = process
         self._shutdown = False
+        #: Set once the runner is shut down: a retry due then is not made.
+        self._stopped = False
         self._shutdown_lock = threading.Lock()
+        #: The calls with retries that have not ended (see background/_retry.py).
+        self._retrying: set[Retries] = set()
+        self._retrying_lock = threading.Lock()
         self._outstanding = Outstanding()
         self._gates: tuple[Gate, ...] = (Gate(max_pending),) if max_pending else ()
         self.max_pending = max_pending
@@ -271,6 +277,7 @@ class Pool(concurrent.futures.Executor):
         callbacks: tuple[Callable[[Future[Any]], object], ...],
         gates: tuple[Gate, ...],
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Future[Any]:
         if self.closed:  # fail fast; checked again below, under the lock
             raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
@@ -287,7 +294,16 @@ class Pool(concurrent.futures.Executor):
         context = None if self._process else contextvars.copy_context()
         if timeout is None:
             timeout = self._timeout
-        job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout)
+        retries: Retries | None = None
+        if retry is not None:
+            from ._retry import Retries
+
+            retries = Retries(retry, self, eager=False)
+        job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout, retries)
+        if retries is not None:
+            retries.job = job
+            with self._retrying_lock:
+                self._retrying.add(retries)
         # Under the lock, so that shutdown() cannot slip in between the check
         # and the queueing, which would leave this job behind its workers' stop.
         with self._shutdown_lock:
@@ -387,16 +403,63 @@ class Pool(concurrent.futures.Executor):
         with self._shutdown_lock:
             self._shutdown = True
             self._stop_when_collected.clear()  # stopped now, not again once collected
+        if cancel_futures:
+            self._cancel_waiting_retries()
+        elif wait:
+            self._wait_for_retries()
+        with self._shutdown_lock:
+            self._stopped = True
         self._runner.shutdown(wait, cancel_futures)
 
     def cancel_queued(self) -> int:
-        """Cancel every call that has not started; return how many."""
-        return self._runner.cancel_queued()
+        """Cancel every call that has not started; return how many.
+
+        A call that waits for its retry (see :func:`background.task`) is
+        cancelled too.
+        """
+        return self._runner.cancel_queued() + self._cancel_waiting_retries()
+
+    def _start_again(self, job: Job, failure: BaseException | None) -> None:
+        """Hand back a call whose retry is due; if the pool is shut down, it fails with *failure*."""
+        with self._shutdown_lock:
+            if not self._stopped:
+                try:
+                    self._runner.start(job)
+                    return
+                except BaseException as error:  # noqa: BLE001 - it fails the call instead
+                    failure = error
+        if job.start():
+            job.set_exception(
+                failure or RuntimeError(f"{job.name}: {self._name} is shut down")
+            )
+
+    def _retrying_calls(self) -> list[Retries]:
+        with self._retrying_lock:
+            return list(self._retrying)
+
+    def _forget_retries(self, retries: Retries) -> None:
+        with self._retrying_lock:
+            self._retrying.discard(retries)
+
+    def _cancel_waiting_retries(self) -> int:
+        return sum(retries.cancel_wait() for retries in self._retrying_calls())
+
+    def _wait_for_retries(self) -> None:
+        """Wait for the calls that have retries left to end, while the runner still runs them."""
+        lend = getattr(_worker, "lend", None)
+        if lend is not None and getattr(lend, "__self__", None) is self._runner:
+            return  # inside one of those calls, maybe: the runner's own shutdown waits
+        jobs = [retries.job for retries in self._retrying_calls()]
+        futures = [job.future for job in jobs if job is not None]
+        if futures:
+            concurrent.futures.wait(futures)
 
     def _forget_parent_in_child(self) -> None:
         """In a forked child: the parent's calls are not ours, nor its held locks."""
         self._shutdown_lock = threading.Lock()
         self._outstanding.clear()
+        self._retrying_lock = threading.Lock()
+        self._retrying = set()
 
     @overload
     def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...

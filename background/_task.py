@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Protocol, TypeVar, ove
 from . import _default, _validate
 from ._future import Future
 from ._gate import Gate
-from ._retry import Retrying
+from ._retry import RetryPolicy, Retrying
 
 if sys.version_info >= (3, 10):
     from typing import ParamSpec
@@ -79,6 +79,9 @@ def task(
     backoff: float = 0.0,
     max_pending: int | None = None,
     timeout: float | None = None,
+    backoff_max: float | None = None,
+    jitter: float = 0.0,
+    retry_timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -94,6 +97,9 @@ def task(
     backoff: float = 0.0,
     max_pending: int | None = None,
     timeout: float | None = None,
+    backoff_max: float | None = None,
+    jitter: float = 0.0,
+    retry_timeout: float | None = None,
 ) -> Any:
     """Run the decorated function in the background: its call returns a Future.
 
@@ -111,19 +117,37 @@ def task(
         callback: a done-callback, or several, called with the finished
             future; one that raises is logged and does not stop the others.
         retries: run a failed call again up to this many times before its
-            future fails.
+            future fails; the future holds the last attempt's outcome. Each
+            retry is submitted again after its wait: no worker is held while
+            the call waits, and cancelling the future then ends the call.
         retry_on: the exception class (or tuple) that is worth a retry.
         backoff: seconds to wait before the first retry, doubled each time.
+        backoff_max: the longest wait between two attempts, in seconds
+            (default: no limit).
+        jitter: add a random number of seconds, up to this one, to each
+            wait (before *backoff_max* applies), so that calls that failed
+            together do not all retry at the same moment.
+        retry_timeout: the time limit of all the attempts together, in
+            seconds from the call: no retry starts after it (one whose wait
+            would end later is not made), and the last failure reaches the
+            future. It stops no attempt: *timeout* does that.
         max_pending: at most this many calls of this task may be unfinished;
             a further call blocks until one finishes. A call made from inside
             a call of this task (or from one of its done-callbacks) never
             blocks, as that would deadlock, but still counts.
-        timeout: the time limit of each call, in seconds; over it, the
-            future fails with :class:`concurrent.futures.TimeoutError`. In a
-            worker process the call is stopped (the worker is killed and
-            replaced). A thread cannot be stopped: in a thread pool the call
-            runs on to its end, only its future fails. Default: the pool's
-            ``timeout``, if any.
+        timeout: the time limit of each call (of each attempt, with
+            *retries*), in seconds; over it, the future fails with
+            :class:`concurrent.futures.TimeoutError`, and the call is not
+            retried. In a worker process the call is stopped (the worker is
+            killed and replaced). A thread cannot be stopped: in a thread
+            pool the call runs on to its end, only its future fails.
+            Default: the pool's ``timeout``, if any.
+
+    .. versionchanged:: 1.1
+       Retries wait without holding a worker: the call is submitted again
+       after the wait (it used to sleep in its worker). New parameters
+       *backoff_max*, *jitter* and *retry_timeout*. With *retries*,
+       *timeout* limits each attempt.
 
     Returns:
         The function, wrapped: calling it returns a :class:`~background.Future`.
@@ -153,10 +177,24 @@ def task(
     retries = _validate.non_negative_int(retries, "retries")
     retry_types = _validate.exception_types(retry_on, "retry_on")
     backoff = _validate.seconds(backoff, "backoff")
+    backoff_max = _validate.wait_seconds(backoff_max, "backoff_max")
+    jitter = _validate.seconds(jitter, "jitter")
+    retry_timeout = _validate.optional_seconds(retry_timeout, "retry_timeout")
+    if not retries:
+        for name, value in [
+            ("backoff_max", backoff_max),
+            ("jitter", jitter or None),
+            ("retry_timeout", retry_timeout),
+        ]:
+            if value is not None:
+                raise ValueError(f"{name} applies to retries: give retries= too")
     max_pending = _validate.optional_positive_int(max_pending, "max_pending")
-    options: _Options[Any, Any] = _Options(
-        pool, bool(process), callbacks, retries, retry_types, backoff, max_pending
+    policy = (
+        RetryPolicy(retries, retry_types, backoff, backoff_max, jitter, retry_timeout)
+        if retries
+        else None
     )
+    options: _Options[Any, Any] = _Options(pool, bool(process), callbacks, policy, max_pending)
     options.timeout = _validate.optional_seconds(timeout, "timeout")
     if fn is None:
         return options.wrap
@@ -171,25 +209,22 @@ class _Options(Generic[P, R]):
         pool: Pool | None,
         process: bool,
         callbacks: tuple[Callable[[Future[Any]], object], ...],
-        retries: int,
-        retry_on: tuple[type[BaseException], ...],
-        backoff: float,
+        retry: RetryPolicy | None,
         max_pending: int | None,
     ) -> None:
         self.pool = pool
         self.process = process
         self.callbacks = callbacks
-        self.retries = retries
-        self.retry_on = retry_on
-        self.backoff = backoff
+        self.retry = retry
         self.max_pending = max_pending
         self.timeout: float | None = None
 
     def wrap(self, fn: Callable[P, R]) -> Task[P, R]:
         _validate.task_function(fn)
-        call: Callable[..., Any] = fn
-        if self.retries:
-            call = Retrying(fn, self.retries, self.retry_on, self.backoff)
+        retry = self.retry
+        # What travels as one function (a map's calls, the wrapper handed to a
+        # process pool) retries inside its worker; a call retries from here.
+        call: Callable[..., Any] = fn if retry is None else Retrying(fn, retry)
         gates = (Gate(self.max_pending),) if self.max_pending else ()
         own_callbacks = self.callbacks
         pool, process, call_timeout = self.pool, self.process, self.timeout
@@ -203,7 +238,7 @@ class _Options(Generic[P, R]):
             callbacks = _default.callbacks
             if own_callbacks:
                 callbacks += own_callbacks
-            return target._submit(call, args, kwargs, callbacks, gates, call_timeout)
+            return target._submit(fn, args, kwargs, callbacks, gates, call_timeout, retry)
 
         def map(
             *iterables: Iterable[Any],

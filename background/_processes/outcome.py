@@ -46,7 +46,7 @@ def settle(job: Job, kind: int, payload: memoryview) -> None:
         job.set_result(value)
     elif kind == worker.RAISED:
         raised, text = value
-        job.set_exception(with_remote_traceback(raised, text))
+        job.fail(with_remote_traceback(raised, text))  # the call's own: maybe retried
     elif kind == worker.RESULT_UNPICKLABLE:
         type_name, description = value
         job.set_exception(
