@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._api import callback, default_pool, remove_callback, run, shutdown, use
     from ._dask import dask_pool
+    from ._eager import eager
     from ._errors import WorkerDied
     from ._future import Future
     from ._pool import Pool
@@ -38,6 +39,7 @@ __all__ = [
     "callback",
     "dask_pool",
     "default_pool",
+    "eager",
     "n",
     "remove_callback",
     "results",
@@ -60,6 +62,7 @@ _homes = {
     "shutdown": "_api",
     "use": "_api",
     "dask_pool": "_dask",
+    "eager": "_eager",
     "Future": "_future",
     "Pool": "_pool",
     "Task": "_task",

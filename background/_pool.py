@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, cast, overload
 
-from . import _exit, _validate
+from . import _eager, _exit, _validate
 from ._future import Future, _worker, call_callback
 from ._gate import Gate, enter_all
 from ._job import Job, task_name
@@ -291,14 +291,17 @@ class Pool(concurrent.futures.Executor):
             future._gates = gates
         if callbacks:
             future.add_done_callback(_Callbacks(callbacks, fn))
+        eager = _eager.on
         context = None if self._process else contextvars.copy_context()
+        if eager and self._kind == "executor":
+            context = contextvars.Context()  # as in another process: nothing travels
         if timeout is None:
             timeout = self._timeout
         retries: Retries | None = None
         if retry is not None:
             from ._retry import Retries
 
-            retries = Retries(retry, self, eager=False)
+            retries = Retries(retry, self, eager)
         job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout, retries)
         if retries is not None:
             retries.job = job
@@ -318,10 +321,15 @@ class Pool(concurrent.futures.Executor):
                     raise
             self._outstanding.add(future)
             try:
-                self._runner.start(job)
+                if eager:
+                    pending = _eager.prepare(self, job)
+                else:
+                    self._runner.start(job)
             except BaseException:
                 job.release()
                 raise
+        if eager:  # testing mode: here and now, outside the lock
+            _eager.run_here(job, pending)
         return future
 
     def map(

@@ -118,7 +118,8 @@ class Retrying:
 
     For calls that travel as one function (``Task.map``, a task handed to a
     process pool): the retries happen inside whichever worker runs the call,
-    holding it while they wait. A plain picklable object.
+    holding it while they wait. In eager mode they do not wait. A plain
+    picklable object.
     """
 
     __slots__ = ("__wrapped__", "policy")
@@ -128,6 +129,7 @@ class Retrying:
         self.policy = policy
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from . import _eager
         from ._job import task_name
 
         policy = self.policy
@@ -138,7 +140,8 @@ class Retrying:
                 return self.__wrapped__(*args, **kwargs)
             except policy.retry_on as error:
                 failed += 1
-                seconds = policy.next_wait(task_name(self.__wrapped__), error, failed, deadline)
+                name = task_name(self.__wrapped__)
+                seconds = policy.next_wait(name, error, failed, deadline, _eager.on)
                 if seconds is None:
                     raise
                 if seconds:

@@ -55,7 +55,8 @@ class Task(Protocol, Generic[P, R]):
     ) -> Iterator[R]:
         """Call the function on every item, in the background; results in order.
 
-        See :meth:`background.Pool.map`.
+        See :meth:`background.Pool.map`. With ``retries=``, each call retries
+        inside its worker, which it holds while it waits.
         """
         ...
 

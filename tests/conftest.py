@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import background
-from background import _default
+from background import _default, _eager
 
 pytest_plugins = ["docs_examples"]
 
@@ -19,9 +19,11 @@ collect_ignore = ["bench"]
 def fresh_defaults() -> Iterator[None]:
     """Reset background's module-level state around each test."""
     background.shutdown(wait=True)
+    _eager.on = False
     _default._n = None
     _default.callbacks = ()
     yield
+    _eager.on = False
     background.shutdown(wait=True, cancel_futures=True)
     _default._n = None
     _default.callbacks = ()

@@ -1,0 +1,172 @@
+"""Testing mode: ``background.eager()`` runs every call at once, in the caller."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._job import Job
+    from ._pool import Pool
+    from ._processes.workers import Pending
+
+_lock = threading.Lock()
+#: Read on every submission, without the lock (reading a bool is atomic).
+on = False
+
+
+def eager(enabled: bool = True, /) -> EagerMode:
+    """Run every task at once, in the thread that calls it: a testing mode.
+
+    While it is on, a call of a ``@background.task`` function, of
+    :func:`background.run`, of :meth:`Pool.submit <background.Pool.submit>`
+    or :meth:`Pool.map <background.Pool.map>`, on any pool (threads,
+    processes, an executor, dask), runs to its end before the call returns,
+    in the caller's thread: a test sees its effects at once, needs no wait,
+    and a debugger or ``breakpoint()`` stops inside it. Everything else is as
+    usual: the call returns a :class:`~background.Future`, already done; its
+    done-callbacks (the task's, :func:`background.callback`'s) have run; a
+    call that raises fails its future (``result()`` raises, with the
+    traceback from inside the call) instead of raising at the call site;
+    ``max_pending`` and a closed pool behave as they would.
+
+    A few things differ, necessarily:
+
+    * Nothing runs at the same time: a call that waits for another call to
+      start (an event that the other one sets) waits for ever.
+    * *retries* happen at once, without their wait (as in stamina's testing
+      mode), so that a test of a retrying task is not slow; the number of
+      attempts and the outcome are the same.
+    * A *timeout* cannot stop a call that runs in the caller: it runs to its
+      end, and if it ran over its time limit its future has failed with
+      :class:`concurrent.futures.TimeoutError` by then, as on threads.
+    * On a process pool the call is pickled as it would be sent to a worker
+      process (the same rules, errors and messages: an argument that cannot
+      be pickled raises :class:`pickle.PicklingError` at the call), run on
+      the unpickled copies, and its result or exception is pickled back, so
+      a test catches what would not survive the trip; no worker process
+      starts. Context variables do not reach the call, as they do not reach
+      a worker process (nor an executor's call, on an executor pool).
+    * Ctrl-C during a call (a :class:`KeyboardInterrupt`) is raised in the
+      caller instead of failing the future.
+
+    The mode is process-wide: it applies to calls made in every thread, from
+    the moment ``eager()`` is called. Used as a context manager it lasts for
+    the ``with`` block, then the mode goes back to what it was before::
+
+        with background.eager():
+            ...  # every call runs at once here
+
+        background.eager()  # on from now on
+        background.eager(False)  # and off again
+
+    Args:
+        enabled: turn eager mode on (the default) or off.
+
+    Returns:
+        A context manager that puts the previous mode back on exit.
+
+    .. versionadded:: 1.1
+
+    Example:
+        >>> import background
+        >>> @background.task
+        ... def double(x):
+        ...     return 2 * x
+        >>> with background.eager():
+        ...     future = double(21)
+        ...     future.done()
+        True
+        >>> future.result()
+        42
+    """
+    global on
+    if not isinstance(enabled, bool):
+        from ._validate import describe
+
+        raise TypeError(f"background.eager() takes True or False, got {describe(enabled)}")
+    with _lock:
+        previous, on = on, enabled
+    return EagerMode(previous)
+
+
+class EagerMode:
+    """What :func:`background.eager` returns: a context manager that restores the mode."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, previous: bool) -> None:
+        #: The mode before ``eager()`` was called, put back by ``__exit__``.
+        self.previous = previous
+
+    def __enter__(self) -> EagerMode:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        global on
+        with _lock:
+            on = self.previous
+
+    def __repr__(self) -> str:
+        return f"<background.eager: {'on' if on else 'off'}, was {'on' if self.previous else 'off'}>"
+
+
+def prepare(pool: Pool, job: Job) -> Pending | None:
+    """For a process pool, pickle *job*'s call as it would travel to a worker.
+
+    Raises what the pool's submission would raise (:class:`pickle.PicklingError`...).
+    """
+    if not pool._process:
+        return None
+    runner: Any = pool._runner
+    pending: Pending = runner._packer.pack(job)
+    return pending
+
+
+def run_here(job: Job, pending: Pending | None) -> None:
+    """Run *job* in this thread (with its retries, at once); settle its future."""
+    future = job.future
+    retries = job.retry
+    while True:
+        if pending is None:
+            job.run()
+        else:
+            _run_unpickled(job, pending)
+        if retries is None or not retries.due:
+            break
+        retries.due = False
+    error = future._exception
+    if isinstance(error, KeyboardInterrupt):  # Ctrl-C: the caller's, not the call's
+        future._retrieved()
+        raise error
+
+
+def _run_unpickled(job: Job, pending: Pending) -> None:
+    """Run the call as a worker process would: unpickled, in an empty context."""
+    import contextvars
+
+    from . import _deadlines
+    from ._future import _worker
+    from ._processes import outcome, worker
+
+    if not job.start():
+        return
+    if job.timeout is not None:
+        _deadlines.arm(job, job.timeout)
+    data = pending.fn_bytes + pending.arguments
+    held = _worker.held
+    if job.gates:  # what the call submits must not wait on its own places
+        _worker.held = held + job.gates
+    try:
+        kind, payload = contextvars.Context().run(
+            worker.run_one, data, 0, 0, len(pending.fn_bytes), worker._Functions()
+        )
+    finally:
+        _worker.held = held
+    outcome.settle(job, kind, memoryview(payload))
