@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable
 
 from . import _validate
+from ._diagnostics import describe
 from ._pool import Pool
 
 _INSTALL_HINT = "pip install 'background[dask]'"
@@ -86,7 +87,7 @@ def dask_pool(
     """
     distributed = _import_distributed()
     if name is not None and not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {_validate.describe(name)}")
+        raise TypeError(f"name must be a str, got {describe(name)}")
     max_pending = _validate.optional_positive_int(max_pending, "max_pending")
     timeout = _validate.optional_seconds(timeout, "timeout")
     if isinstance(cluster, distributed.Client):
@@ -103,7 +104,7 @@ def dask_pool(
     else:
         raise TypeError(
             "dask_pool() expects a distributed.Client, a scheduler address (str), a "
-            f"cluster object or None, got {_validate.describe(cluster)}"
+            f"cluster object or None, got {describe(cluster)}"
         )
     name = name or f"background-dask-{next(_pool_numbers)}"
     try:
@@ -259,7 +260,7 @@ class _Call:
     """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
-        from ._job import task_name
+        from ._diagnostics import task_name
         from ._pickling import dumps_callable
 
         self.payload = dumps_callable(fn, task_name(fn))

@@ -5,7 +5,7 @@ time limit of a call that cannot be killed (in a thread, on a foreign
 executor) passes and the call has not finished, its future fails with
 :class:`concurrent.futures.TimeoutError`; the call itself goes on running,
 since a thread cannot be stopped from outside. When the wait of a retry is
-over (see :mod:`._retry`), the call is handed back to its pool.
+over (see :mod:`background._retry`), the call is handed back to its pool.
 
 Failing a future runs its done-callbacks, which may take their time (or wait
 for other tasks), and handing a call to a pool may pickle it: that happens in
@@ -18,15 +18,30 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import os
 import threading
 import time
 from collections import deque
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from typing import TYPE_CHECKING, Any, Callable
 
+from ._compat import after_fork_in_child, daemon_thread, start_daemon_thread
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._job import Job
+    from typing import Any, Callable, Protocol
+
+    from ._future import Future
+
+    class Job(Protocol):
+        """A call with a time limit, as :mod:`background._job` makes them."""
+
+        future: Future[Any]
+        attempt: int
+
+        @property
+        def name(self) -> str: ...
+
+        def expire(self, error: BaseException, attempt: int) -> None: ...
+
 
 #: How long an idle settler thread waits for more work before it ends.
 SETTLER_IDLE_SECONDS = 2.0
@@ -58,8 +73,6 @@ def call_later(seconds: float, fn: Callable[..., object], *args: Any) -> list[An
     with _condition:
         heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         if _thread is None:
-            from ._threads import daemon_thread
-
             _thread = daemon_thread(_watch, "background-deadlines")
             _thread.start()
         _condition.notify()
@@ -95,14 +108,12 @@ def _watch() -> None:
 
 
 def _hand_over(call: list[Any]) -> None:
-    """Have a settler thread make *call* (a function and its arguments); start one if all are busy."""
+    """Have a settler thread make *call* (a function, its arguments); start one if all are busy."""
     with _settling:
         _expired.append(call)
         if _idle_settlers >= len(_expired):
             _settling.notify()
             return
-    from ._threads import start_daemon_thread
-
     if not start_daemon_thread(_settle, "background-timeouts"):
         _settle_all_now()  # no thread can start (the interpreter is exiting): here, then
 
@@ -143,5 +154,4 @@ def _forget_in_child() -> None:
     _idle_settlers = 0
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+after_fork_in_child(_forget_in_child)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Any
+
     from ._job import Job
     from ._pool import Pool
     from ._processes.workers import Pending
@@ -83,7 +85,7 @@ def eager(enabled: bool = True, /) -> EagerMode:
     """
     global on
     if not isinstance(enabled, bool):
-        from ._validate import describe
+        from ._diagnostics import describe
 
         raise TypeError(f"background.eager() takes True or False, got {describe(enabled)}")
     with _lock:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from ._compat import executor_module
 
-from ._exit import executor_module
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures.process import BrokenProcessPool
 else:  # importable while the interpreter exits, for a pool made then

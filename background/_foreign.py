@@ -5,9 +5,12 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import weakref
-from typing import Any
 
-from ._job import Job
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._job import Job
 
 
 class ExecutorRunner:
@@ -58,6 +61,9 @@ class ExecutorRunner:
     def cancel_queued(self) -> int:
         """The executor owns its queue: nothing to cancel from here."""
         return 0
+
+    def forget_parent_in_child(self) -> None:
+        """Nothing of the executor's is background's to forget in a forked child."""
 
 
 def _accepts_cancel_futures(executor: concurrent.futures.Executor) -> bool:

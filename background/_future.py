@@ -10,19 +10,29 @@ tasks cannot deadlock.
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import threading
 import weakref
-from collections.abc import Generator, Iterable
-from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol, TypeVar, cast
 
-T = TypeVar("T")
+from ._diagnostics import describe, logger, task_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: the first call stays cheap
+    from collections.abc import Generator, Iterable
+    from contextlib import AbstractContextManager
+    from typing import Any, Callable, Protocol, TypeVar
+
+    T = TypeVar("T")
+
+    class Waitable(Protocol):
+        """Anything with a ``done()`` method: a future, or a group of them."""
+
+        def done(self) -> bool: ...
+
+else:
+    T = None  # a subscript only type checkers look at
 
 _FINISHED = concurrent.futures._base.FINISHED
 _DONE = (concurrent.futures._base.CANCELLED, concurrent.futures._base.CANCELLED_AND_NOTIFIED)
-
-logger = logging.getLogger("background")
 
 #: Failed futures whose exception nobody has looked at yet; reported at exit.
 _unretrieved: weakref.WeakSet[Future[Any]] = weakref.WeakSet()
@@ -115,11 +125,7 @@ class Future(concurrent.futures.Future[T]):
         """
         candidate: object = fn  # typed as callable, but any object can come in
         if not callable(candidate):
-            from . import _validate
-
-            raise TypeError(
-                f"add_done_callback() expects a callable, got {_validate.describe(candidate)}"
-            )
+            raise TypeError(f"add_done_callback() expects a callable, got {describe(candidate)}")
         with self._condition:
             if self._state != _FINISHED and self._state not in _DONE:
                 self._callbacks().append(fn)
@@ -135,7 +141,7 @@ class Future(concurrent.futures.Future[T]):
             self._run_callbacks(callbacks)
 
     def _callbacks(self) -> list[Callable[[Any], object]]:
-        callbacks: list[Callable[[Any], object]] = cast(Any, self)._done_callbacks
+        callbacks: list[Callable[[Any], object]] = self._done_callbacks  # type: ignore[attr-defined]
         return callbacks
 
     def _run_callbacks(self, callbacks: Iterable[Callable[[Any], object]]) -> None:
@@ -187,8 +193,6 @@ def call_callback(
             threading.current_thread() is threading.main_thread()
         ):
             raise
-        from ._job import task_name
-
         try:
             if task is None:
                 logger.exception("callback %s raised for %r", task_name(callback), future)
@@ -238,12 +242,6 @@ class _NoLoan:
 
 
 _NO_LOAN = _NoLoan()
-
-
-class Waitable(Protocol):
-    """Anything with a ``done()`` method: a future, or a group of them."""
-
-    def done(self) -> bool: ...
 
 
 def _lend_worker(future: Waitable) -> Any:

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import contextvars
 from concurrent.futures import InvalidStateError
-from typing import TYPE_CHECKING, Any, Callable
 
-from ._future import _FINISHED, Future, _worker
-from ._outstanding import Outstanding
+from ._diagnostics import task_name
+from ._future import _FINISHED, _worker
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import contextvars
+    from typing import Any, Callable
+
+    from ._future import Future
     from ._gate import Gate
+    from ._outstanding import Outstanding
     from ._retry import Retries
-
-
-def task_name(fn: Callable[..., Any]) -> str:
-    """A readable name for *fn*: ``module.qualname`` when it has one."""
-    fn = getattr(fn, "__wrapped__", fn)
-    qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-    module = getattr(fn, "__module__", None)
-    return f"{module}.{qualname}" if module else qualname
 
 
 class Job:
@@ -79,7 +75,7 @@ class Job:
             self.release()
             return
         if self.timeout is not None:
-            from . import _deadlines
+            from . import _deadlines  # loaded with the first time limit
 
             _deadlines.arm(self, self.timeout)
         gates = self.gates

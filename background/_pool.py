@@ -6,50 +6,31 @@ import concurrent.futures
 import contextvars
 import itertools
 import threading
-from collections import deque
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, cast, overload
 
-from . import _eager, _exit, _validate
-from ._future import Future, _worker, call_callback
-from ._gate import Gate, enter_all
-from ._job import Job, task_name
+from . import _eager, _exit, _validate, _wrapper
+from ._callbacks import TaskCallbacks
+from ._compat import cpu_count
+from ._diagnostics import task_name
+from ._future import Future, _worker
+from ._job import Job
 from ._outstanding import Outstanding
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._retry import Retries, RetryPolicy
-    from ._task import P, Task
+    from collections.abc import Iterable, Iterator
+    from typing import Any, Callable, TypeVar, overload
 
-R = TypeVar("R")
+    from ._gate import Gate
+    from ._retry import Retries, RetryPolicy
+    from ._runner import Runner
+    from ._types import P, Task
+
+    R = TypeVar("R")
+else:
+    from ._compat import overload
+
 
 _pool_numbers = itertools.count(1)
-
-
-class Runner(Protocol):
-    """What a Pool needs from whatever runs its jobs."""
-
-    n: int
-
-    @property
-    def threads(self) -> int: ...
-
-    def start(self, job: Job) -> None: ...
-
-    def shutdown(self, wait: bool, cancel_futures: bool) -> None: ...
-
-    def cancel_queued(self) -> int: ...
-
-
-def default_worker_count() -> int:
-    """The number of CPUs this process may use (at least 1)."""
-    import os
-
-    counter = getattr(os, "process_cpu_count", None)
-    if counter is not None:
-        return int(counter() or 1)
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
 
 
 class Pool(concurrent.futures.Executor):
@@ -160,7 +141,7 @@ class Pool(concurrent.futures.Executor):
         max_tasks_per_worker: int | None = None,
         timeout: float | None = None,
     ) -> None:
-        n = default_worker_count() if n is None else _validate.worker_count(n, "Pool n")
+        n = cpu_count() if n is None else _validate.worker_count(n, "Pool n")
         max_pending = _validate.optional_positive_int(max_pending, "max_pending")
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, got {_validate.describe(initializer)}")
@@ -182,7 +163,9 @@ class Pool(concurrent.futures.Executor):
             option = "start_method" if start_method is not None else "max_tasks_per_worker"
             raise ValueError(f"{option} applies to worker processes: give process=True too")
         if start_method is not None:
-            _validate.start_method(start_method)
+            from ._processes.launch import start_methods
+
+            _validate.start_method(start_method, start_methods())
         self._name = name or f"background-{next(_pool_numbers)}"
         self._process = process
         self._shutdown = False
@@ -193,7 +176,11 @@ class Pool(concurrent.futures.Executor):
         self._retrying: set[Retries] = set()
         self._retrying_lock = threading.Lock()
         self._outstanding = Outstanding()
-        self._gates: tuple[Gate, ...] = (Gate(max_pending),) if max_pending else ()
+        self._gates: tuple[Gate, ...] = ()
+        if max_pending:
+            from ._gate import Gate  # loaded with the first max_pending
+
+            self._gates = (Gate(max_pending),)
         self.max_pending = max_pending
         self._runner: Runner
         self._kind = "executor" if executor is not None else "processes" if process else "threads"
@@ -267,7 +254,7 @@ class Pool(concurrent.futures.Executor):
                 (see :doc:`/guarantees`).
         """
         _validate.task_function(fn, "Pool.submit()", decorating=False)
-        return self._submit(fn, args, kwargs, (), ())
+        return self._submit(_wrapper.unwrap(fn), args, kwargs, (), ())
 
     def _submit(
         self,
@@ -287,10 +274,12 @@ class Pool(concurrent.futures.Executor):
         future: Future[Any] = Future()
         if gates:
             # Never wait on a place that the caller (a call or a callback) holds.
+            from ._gate import enter_all
+
             enter_all(gates, _worker.held)
             future._gates = gates
         if callbacks:
-            future.add_done_callback(_Callbacks(callbacks, fn))
+            future.add_done_callback(TaskCallbacks(callbacks, fn))
         eager = _eager.on
         context = None if self._process else contextvars.copy_context()
         if eager and self._kind == "executor":
@@ -339,21 +328,53 @@ class Pool(concurrent.futures.Executor):
         timeout: float | None = None,
         chunksize: int | None = None,
         buffersize: int | None = None,
+        ordered: bool = True,
+        return_exceptions: bool = False,
     ) -> Iterator[R]:
         """Like :func:`map`, with calls in the background; results in input order.
 
         Unlike :meth:`concurrent.futures.Executor.map` it reads its input
-        lazily: at most *buffersize* chunks (default: twice ``n``) are in
-        flight, so an endless or huge iterable is fine. *chunksize* items are
-        sent to a worker at once: by default one for threads; for processes
-        the size is automatic, growing while calls are quick so that each
-        batch takes some tens of milliseconds (tiny calls then cost
-        microseconds each). *timeout* bounds the whole iteration, as for
-        :meth:`concurrent.futures.Executor.map`; the pool's per-call
-        ``timeout`` applies to each call (in batches of one). Leaving the
+        lazily: at most *buffersize* calls or batches (default: twice ``n``)
+        are in flight, so an endless or huge iterable is fine. Leaving the
         loop early cancels what is left.
+
+        Args:
+            fn: the function, called with one item of each iterable.
+            iterables: the input; the map stops with the shortest.
+            timeout: bounds the whole iteration, in seconds, as for
+                :meth:`concurrent.futures.Executor.map`: past it, the next
+                result raises :class:`concurrent.futures.TimeoutError`. The
+                pool's per-call ``timeout`` applies to each call (calls then
+                travel one by one).
+            chunksize: how many items travel to a worker together. By
+                default one for threads and executors; for processes the size
+                is automatic, growing while calls are quick so that each
+                batch takes some tens of milliseconds (tiny calls then cost
+                microseconds each). A failing call ends the map only after
+                the results before it, on every kind of pool.
+            buffersize: at most this many calls (or batches) in flight.
+            ordered: ``False`` yields results as they finish rather than in
+                input order (still lazily, with as many in flight).
+            return_exceptions: a call that raises an :class:`Exception`
+                yields that exception in its place (a cancelled call a
+                :class:`concurrent.futures.CancelledError`) and the map goes
+                on, as :func:`asyncio.gather` does; other
+                :class:`BaseException` s still end the map.
+
+        .. versionchanged:: 1.1
+           *ordered* and *return_exceptions*; a chunked thread map yields the
+           results before a failing call, as a process map does.
         """
-        return self._map(fn, iterables, timeout, chunksize, buffersize, None)
+        return self._map(
+            _wrapper.unwrap(fn),
+            iterables,
+            timeout,
+            chunksize,
+            buffersize,
+            None,
+            ordered,
+            return_exceptions,
+        )
 
     def _map(
         self,
@@ -363,42 +384,28 @@ class Pool(concurrent.futures.Executor):
         chunksize: int | None,
         buffersize: int | None,
         call_timeout: float | None,
+        ordered: bool = True,
+        return_exceptions: bool = False,
     ) -> Iterator[Any]:
         _validate.task_function(fn, "Pool.map()", decorating=False)
         if chunksize is not None:
             chunksize = _validate.worker_count(chunksize, "chunksize")
-        if call_timeout is None:
-            call_timeout = self._timeout
         if buffersize is None:
             buffersize = max(2 * self.n, 4)
         buffersize = _validate.worker_count(buffersize, "buffersize")
-        timeout = _validate.wait_seconds(timeout)
-        if self._process:
-            from ._processes.batches import process_map
+        from ._map import map_calls  # loaded with the first map
 
-            return process_map(
-                self,
-                fn,
-                iterables,
-                timeout=timeout,
-                chunksize=chunksize,
-                buffersize=buffersize,
-                call_timeout=call_timeout,
-            )
-        calls: Iterator[tuple[Any, ...]] = zip(*iterables)
-        if chunksize is None or chunksize == 1:
-            return _ordered_results(
-                self, fn, calls, timeout, buffersize, chunked=False, call_timeout=call_timeout
-            )
-        chunks = _chunks(calls, chunksize)
-        return _ordered_results(
+        return map_calls(
             self,
-            _CallChunk(fn),
-            chunks,
-            timeout,
-            buffersize,
-            chunked=True,
-            call_timeout=call_timeout,
+            fn,
+            iterables,
+            timeout=_validate.wait_seconds(timeout),
+            chunksize=chunksize,
+            buffersize=buffersize,
+            call_timeout=self._timeout if call_timeout is None else call_timeout,
+            adaptive=self._process,
+            ordered=_validate.flag(ordered, "ordered"),
+            return_exceptions=_validate.flag(return_exceptions, "return_exceptions"),
         )
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -466,6 +473,7 @@ class Pool(concurrent.futures.Executor):
         """In a forked child: the parent's calls are not ours, nor its held locks."""
         self._shutdown_lock = threading.Lock()
         self._outstanding.clear()
+        self._runner.forget_parent_in_child()
         self._retrying_lock = threading.Lock()
         self._retrying = set()
 
@@ -480,104 +488,36 @@ class Pool(concurrent.futures.Executor):
 
         Takes the same options as :func:`background.task`.
         """
-        from ._task import task
+        unknown = set(options) - _TASK_OPTIONS
+        if unknown:
+            raise TypeError(
+                f"Pool.task() got unexpected options {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(sorted(_TASK_OPTIONS))}"
+            )
+        settings = _wrapper.Options(**options)
+        if fn is None:
+            return lambda fn: _wrapper.wrap(fn, settings, self._itself)
+        return _wrapper.wrap(fn, settings, self._itself)
 
-        return task(fn, pool=self, **options)
+    def _itself(self) -> Pool:
+        return self
 
     def __repr__(self) -> str:
         state = "shut down" if self._shutdown else f"{len(self._outstanding)} outstanding"
         return f"<background.Pool {self._name!r} n={self.n} {self._kind}, {state}>"
 
 
-class _Callbacks:
-    """Runs a task's done-callbacks; one that raises is logged, not fatal."""
-
-    __slots__ = ("callbacks", "fn")
-
-    def __init__(
-        self, callbacks: tuple[Callable[[Future[Any]], object], ...], fn: Callable[..., Any]
-    ) -> None:
-        self.callbacks = callbacks
-        self.fn = fn
-
-    def __call__(self, future: concurrent.futures.Future[Any]) -> None:
-        for callback in self.callbacks:  # one that raises is logged, naming the task
-            call_callback(callback, cast("Future[Any]", future), self.fn)
-
-
-class _CallChunk:
-    """Calls a function on each argument tuple of a chunk; returns the results."""
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn = fn
-
-    def __call__(self, chunk: list[tuple[Any, ...]]) -> list[Any]:
-        fn = self.fn
-        return [fn(*args) for args in chunk]
-
-    @property
-    def __wrapped__(self) -> Callable[..., Any]:
-        return self.fn
-
-
-def _chunks(calls: Iterator[tuple[Any, ...]], size: int) -> Iterator[tuple[list[Any], ...]]:
-    while True:
-        chunk = list(itertools.islice(calls, size))
-        if not chunk:
-            return
-        yield (chunk,)
-
-
-def _ordered_results(
-    pool: Pool,
-    fn: Callable[..., Any],
-    calls: Iterator[tuple[Any, ...]],
-    timeout: float | None,
-    buffersize: int,
-    *,
-    chunked: bool,
-    call_timeout: float | None = None,
-) -> Iterator[Any]:
-    import time
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    in_flight: deque[Future[Any]] = deque(
-        pool._submit(fn, args, {}, (), (), call_timeout)
-        for args in itertools.islice(calls, buffersize)
+#: The options of :func:`background.task` that :meth:`Pool.task` takes too.
+_TASK_OPTIONS = frozenset(
+    (
+        "callback",
+        "retries",
+        "retry_on",
+        "backoff",
+        "backoff_max",
+        "jitter",
+        "retry_timeout",
+        "max_pending",
+        "timeout",
     )
-    return _drain_in_order(pool, fn, calls, in_flight, deadline, chunked, call_timeout)
-
-
-def _drain_in_order(
-    pool: Pool,
-    fn: Callable[..., Any],
-    calls: Iterator[tuple[Any, ...]],
-    in_flight: deque[Future[Any]],
-    deadline: float | None,
-    chunked: bool,
-    call_timeout: float | None = None,
-) -> Iterator[Any]:
-    import time
-
-    # While suspended at a yield, this frame holds neither the value it yielded
-    # nor that value's future or chunk: a result the loop body dropped is freed.
-    try:
-        while in_flight:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            values = in_flight[0].result(remaining)  # left in flight if this raises
-            in_flight.popleft()
-            for args in itertools.islice(calls, 1):
-                in_flight.append(pool._submit(fn, args, {}, (), (), call_timeout))
-            if chunked:
-                values.reverse()
-            else:
-                values = [values]
-            while values:
-                yield values.pop()
-    finally:
-        # Cancelled, or left running: either way nobody will look at them.
-        for future in in_flight:
-            future.cancel()
-            future._abandon()
+)

@@ -13,9 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures._base import PENDING, RUNNING
-from typing import TYPE_CHECKING, Any, Callable
 
+from ._diagnostics import task_name
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from ._job import Job
     from ._pool import Pool
 
@@ -130,7 +134,6 @@ class Retrying:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from . import _eager
-        from ._job import task_name
 
         policy = self.policy
         deadline = policy.deadline()

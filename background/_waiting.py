@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal, NamedTuple, TypeVar, overload
 
-from . import _default, _interruptible, _validate
+from . import _interruptible, _validate
+from ._defaults import defaults
 from ._future import Future, _lend_worker, _worker, running_callbacks
 
 T = TypeVar("T")
@@ -27,7 +28,7 @@ def _futures(
     futures: Iterable[concurrent.futures.Future[T]] | None,
 ) -> list[concurrent.futures.Future[T]]:
     if futures is None:
-        pool = _default._threads
+        pool = defaults.threads
         if pool is None:
             return []
         lend = getattr(_worker, "lend", None)

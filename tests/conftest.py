@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-import background
-from background import _default, _eager
+from background import _eager
+from background._defaults import defaults
 
 pytest_plugins = ["docs_examples"]
 
@@ -18,12 +18,8 @@ collect_ignore = ["bench"]
 @pytest.fixture(autouse=True)
 def fresh_defaults() -> Iterator[None]:
     """Reset background's module-level state around each test."""
-    background.shutdown(wait=True)
     _eager.on = False
-    _default._n = None
-    _default.callbacks = ()
+    defaults.reset()
     yield
     _eager.on = False
-    background.shutdown(wait=True, cancel_futures=True)
-    _default._n = None
-    _default.callbacks = ()
+    defaults.reset()

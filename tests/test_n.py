@@ -10,7 +10,7 @@ import time
 import pytest
 
 import background
-from background._pool import default_worker_count
+from background._compat import cpu_count
 
 TIMEOUT = 30
 
@@ -34,7 +34,7 @@ class Overlap:
 
 
 def test_default_n_is_the_number_of_usable_cpus() -> None:
-    assert background.n == default_worker_count()
+    assert background.n == cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert background.n == usable
 

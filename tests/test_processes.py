@@ -24,8 +24,8 @@ import test_processes_helpers as helpers
 from support import run_bare_python
 
 import background
+from background._batch import BatchSizer
 from background._processes import launch
-from background._processes.batches import BatchSizer
 
 METHODS = ["fork", "spawn", "forkserver"]
 WAIT = 60  # seconds: generous bound on any single wait, so a hang fails instead of stalling

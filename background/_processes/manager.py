@@ -7,16 +7,43 @@ import selectors
 import threading
 import time
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from typing import TYPE_CHECKING, Any
 
-from background._future import logger
-from background._job import Job
+from background._diagnostics import logger
 
 from . import outcome, worker
 from .workers import Worker, to_retire
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .runner import ProcessRunner
+    from collections import deque
+    from typing import Any, Protocol
+
+    from background._job import Job
+
+    from .workers import Durations, Pending
+
+    class ProcessRunner(Protocol):
+        """The state a manager shares with its :class:`~.runner.ProcessRunner`, under ``lock``."""
+
+        name: str
+        lock: threading.Lock
+        queue: deque[Pending]
+        workers: list[Worker]
+        leaving: list[Worker]
+        closing: bool
+        broken: BaseException | None
+        durations: Durations
+        max_tasks: int | None
+        max_memory: int | None
+        idle_timeout: float | None
+
+        def assign_locked(self) -> list[tuple[Worker, tuple[bytes, ...]]]: ...
+        def requeue_locked(self, calls: list[Pending]) -> None: ...
+        def after_assigning(self) -> None: ...
+        def send(self, sends: list[tuple[Worker, tuple[bytes, ...]]]) -> None: ...
+        def fail_queued(self, error: BaseException) -> None: ...
+        def initializer_failed(self, description: str) -> None: ...
+
 
 #: Seconds a stopped worker may take to exit (an atexit hook of its own, say) before it is killed.
 STOP_GRACE = 10.0

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import os
 import threading
 import weakref
 from collections import deque
 from typing import Any, Callable
 
 from background import _pickling
-from background._job import Job, task_name
+from background._compat import after_fork_in_child
+from background._diagnostics import task_name
+from background._job import Job
 
 from . import launch, worker
 from .manager import Manager
@@ -96,6 +97,10 @@ class ProcessRunner:
         #: Why the last worker could not start, until one does.
         self.launch_failure: BaseException | None = None
         self._task_ids = itertools.count()
+
+    def forget_parent_in_child(self) -> None:
+        """In a forked child: done for every live runner by this module's at-fork hook."""
+        self.reset()
 
     # -- the Runner protocol ---------------------------------------------------
 
@@ -386,5 +391,4 @@ def _after_fork_in_child() -> None:
     launch.forget_in_child()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)

@@ -1,0 +1,150 @@
+"""What a decorated function is: a wrapper that submits its calls to a pool.
+
+Used by ``@background.task`` (on the default pools) and by ``Pool.task``;
+:func:`unwrap` gives back what the wrapper runs, for a pool handed the
+wrapper itself (``pool.submit(my_task, ...)``), which must not submit the
+call a second time from inside a worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+
+from . import _callbacks, _validate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Any, Callable, Protocol
+
+    from ._future import Future
+    from ._gate import Gate
+    from ._retry import RetryPolicy
+    from ._types import Task
+
+    class Target(Protocol):
+        """What a wrapper submits to: a :class:`background.Pool`."""
+
+        def _submit(
+            self,
+            fn: Callable[..., Any],
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            callbacks: tuple[Callable[[Future[Any]], object], ...],
+            gates: tuple[Gate, ...],
+            timeout: float | None = None,
+            retry: RetryPolicy | None = None,
+        ) -> Future[Any]: ...
+
+        def _map(
+            self,
+            fn: Callable[..., Any],
+            iterables: tuple[Iterable[Any], ...],
+            timeout: float | None,
+            chunksize: int | None,
+            buffersize: int | None,
+            call_timeout: float | None,
+            ordered: bool = True,
+            return_exceptions: bool = False,
+        ) -> Iterator[Any]: ...
+
+
+def unwrap(fn: Any) -> Any:
+    """What a pool runs for *fn*: for a task wrapper, the call it wraps; else *fn*."""
+    if isinstance(fn, types.FunctionType):
+        return fn.__dict__.get("_background_call", fn)
+    return fn
+
+
+class Options:
+    """The validated options of one ``@task(...)``, ready to wrap functions."""
+
+    __slots__ = ("callbacks", "max_pending", "retry", "timeout")
+
+    def __init__(
+        self,
+        callback: object = None,
+        retries: object = 0,
+        retry_on: object = Exception,
+        backoff: object = 0.0,
+        max_pending: object = None,
+        timeout: object = None,
+        *,
+        backoff_max: object = None,
+        jitter: object = 0.0,
+        retry_timeout: object = None,
+    ) -> None:
+        self.callbacks: tuple[Callable[[Future[Any]], object], ...] = _validate.callbacks(callback)
+        count = _validate.non_negative_int(retries, "retries")
+        retry_types = _validate.exception_types(retry_on, "retry_on")
+        wait = _validate.seconds(backoff, "backoff")
+        longest = _validate.wait_seconds(backoff_max, "backoff_max")
+        spread = _validate.seconds(jitter, "jitter")
+        limit = _validate.optional_seconds(retry_timeout, "retry_timeout")
+        if not count:
+            for name, value in [
+                ("backoff_max", longest),
+                ("jitter", spread or None),
+                ("retry_timeout", limit),
+            ]:
+                if value is not None:
+                    raise ValueError(f"{name} applies to retries: give retries= too")
+        self.retry: RetryPolicy | None = None
+        if count:
+            from ._retry import RetryPolicy  # loaded with the first task that retries
+
+            self.retry = RetryPolicy(count, retry_types, wait, longest, spread, limit)
+        self.max_pending = _validate.optional_positive_int(max_pending, "max_pending")
+        self.timeout = _validate.optional_seconds(timeout, "timeout")
+
+
+def wrap(fn: Callable[..., Any], options: Options, target: Callable[[], Target]) -> Task[Any, Any]:
+    """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
+    _validate.task_function(fn)
+    retry = options.retry
+    # What travels as one function (a map's calls, the wrapper handed to a
+    # pool) retries inside its worker; a call of the wrapper retries from here.
+    call: Callable[..., Any] = fn
+    if retry is not None:
+        from ._retry import Retrying
+
+        call = Retrying(fn, retry)
+    gates: tuple[Gate, ...] = ()
+    if options.max_pending:
+        from ._gate import Gate  # loaded with the first max_pending
+
+        gates = (Gate(options.max_pending),)
+    own_callbacks = options.callbacks
+    call_timeout = options.timeout
+
+    def submit(*args: Any, **kwargs: Any) -> Future[Any]:
+        callbacks = _callbacks.registered
+        if own_callbacks:
+            callbacks += own_callbacks
+        return target()._submit(fn, args, kwargs, callbacks, gates, call_timeout, retry)
+
+    def map(
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int | None = None,
+        buffersize: int | None = None,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+    ) -> Iterator[Any]:
+        return target()._map(
+            call,
+            iterables,
+            timeout,
+            chunksize,
+            buffersize,
+            call_timeout,
+            ordered,
+            return_exceptions,
+        )
+
+    functools.update_wrapper(submit, fn)
+    wrapper: Any = submit
+    wrapper.map = map
+    wrapper._background_call = call  # what a pool runs when handed the wrapper itself
+    return wrapper  # type: ignore[no-any-return]
