@@ -84,10 +84,11 @@ def eager(enabled: bool = True, /) -> EagerMode:
         42
     """
     global on
-    if not isinstance(enabled, bool):
+    given: object = enabled  # typed as a bool, but anything can come in
+    if not isinstance(given, bool):
         from ._diagnostics import describe
 
-        raise TypeError(f"background.eager() takes True or False, got {describe(enabled)}")
+        raise TypeError(f"background.eager() takes True or False, got {describe(given)}")
     with _lock:
         previous, on = on, enabled
     return EagerMode(previous)
@@ -116,7 +117,9 @@ class EagerMode:
             on = self.previous
 
     def __repr__(self) -> str:
-        return f"<background.eager: {'on' if on else 'off'}, was {'on' if self.previous else 'off'}>"
+        return (
+            f"<background.eager: {'on' if on else 'off'}, was {'on' if self.previous else 'off'}>"
+        )
 
 
 def prepare(pool: Pool, job: Job) -> Pending | None:

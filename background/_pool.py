@@ -281,21 +281,12 @@ class Pool(concurrent.futures.Executor):
         if callbacks:
             future.add_done_callback(TaskCallbacks(callbacks, fn))
         eager = _eager.on
-        context = None if self._process else contextvars.copy_context()
-        if eager and self._kind == "executor":
-            context = contextvars.Context()  # as in another process: nothing travels
         if timeout is None:
             timeout = self._timeout
-        retries: Retries | None = None
-        if retry is not None:
-            from ._retry import Retries
-
-            retries = Retries(retry, self, eager)
-        job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout, retries)
-        if retries is not None:
-            retries.job = job
-            with self._retrying_lock:
-                self._retrying.add(retries)
+        job = Job(
+            future, fn, args, kwargs, self._context(eager), self._outstanding, gates, timeout
+        )
+        self._add_retries(job, retry, eager)
         # Under the lock, so that shutdown() cannot slip in between the check
         # and the queueing, which would leave this job behind its workers' stop.
         with self._shutdown_lock:
@@ -309,17 +300,39 @@ class Pool(concurrent.futures.Executor):
                     job.release()
                     raise
             self._outstanding.add(future)
-            try:
-                if eager:
-                    pending = _eager.prepare(self, job)
-                else:
-                    self._runner.start(job)
-            except BaseException:
-                job.release()
-                raise
+            pending = self._start(job, eager)
         if eager:  # testing mode: here and now, outside the lock
             _eager.run_here(job, pending)
         return future
+
+    def _context(self, eager: bool) -> contextvars.Context | None:
+        """The context a call runs in: a copy of the submitter's, on threads."""
+        if self._process:
+            return None
+        if eager and self._kind == "executor":
+            return contextvars.Context()  # as in another process: nothing travels
+        return contextvars.copy_context()
+
+    def _add_retries(self, job: Job, retry: RetryPolicy | None, eager: bool) -> None:
+        if retry is None:
+            return
+        from ._retry import Retries
+
+        job.retry = retries = Retries(retry, self, eager)
+        retries.job = job
+        with self._retrying_lock:
+            self._retrying.add(retries)
+
+    def _start(self, job: Job, eager: bool) -> Any:
+        """Hand *job* to the runner; in eager mode, only prepare it (see _eager)."""
+        try:
+            if eager:
+                return _eager.prepare(self, job)
+            self._runner.start(job)
+        except BaseException:
+            job.release()
+            raise
+        return None
 
     def map(
         self,
@@ -435,18 +448,16 @@ class Pool(concurrent.futures.Executor):
         return self._runner.cancel_queued() + self._cancel_waiting_retries()
 
     def _start_again(self, job: Job, failure: BaseException | None) -> None:
-        """Hand back a call whose retry is due; if the pool is shut down, it fails with *failure*."""
+        """Hand back a call whose retry is due; in a pool shut down, it fails with *failure*."""
         with self._shutdown_lock:
             if not self._stopped:
                 try:
                     self._runner.start(job)
                     return
-                except BaseException as error:  # noqa: BLE001 - it fails the call instead
+                except BaseException as error:
                     failure = error
         if job.start():
-            job.set_exception(
-                failure or RuntimeError(f"{job.name}: {self._name} is shut down")
-            )
+            job.set_exception(failure or RuntimeError(f"{job.name}: {self._name} is shut down"))
 
     def _retrying_calls(self) -> list[Retries]:
         with self._retrying_lock:

@@ -259,7 +259,9 @@ def results(
             f"return_exceptions must be True or False, got {_validate.describe(return_exceptions)}"
         )
     return_when = (
-        concurrent.futures.ALL_COMPLETED if return_exceptions else concurrent.futures.FIRST_EXCEPTION
+        concurrent.futures.ALL_COMPLETED
+        if return_exceptions
+        else concurrent.futures.FIRST_EXCEPTION
     )
     done, not_done = wait(items, timeout, return_when=return_when, progress=progress)
     if not return_exceptions:

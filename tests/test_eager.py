@@ -48,7 +48,9 @@ def make_pool(kind: str) -> background.Pool:
         return background.Pool(2, name="eager-threads")
     if kind == "processes":
         return background.Pool(2, process=True, name="eager-processes")
-    return background.Pool(executor=concurrent.futures.ThreadPoolExecutor(2), name="eager-executor")
+    return background.Pool(
+        executor=concurrent.futures.ThreadPoolExecutor(2), name="eager-executor"
+    )
 
 
 @pytest.fixture(params=KINDS)
@@ -97,7 +99,8 @@ def test_a_task_in_eager_mode_runs_at_once_with_its_callbacks() -> None:
 def test_eager_is_a_switch_too_and_restores_what_it_replaced() -> None:
     assert not _eager.on
     mode = background.eager()
-    assert _eager.on and isinstance(mode, _eager.EagerMode)
+    assert _eager.on
+    assert isinstance(mode, _eager.EagerMode)
     assert background.run(threading.get_ident).result() == threading.get_ident()
     with background.eager(False):
         assert not _eager.on
@@ -150,7 +153,7 @@ def test_a_failing_call_fails_its_future_with_its_own_traceback(pool: background
     with pytest.raises(LookupError, match="missing") as caught:
         future.result()
     if pool.process:  # the traceback from "inside the worker", as without eager
-        assert 'in fails\n    raise LookupError(text)' in str(caught.value.__cause__)
+        assert "in fails\n    raise LookupError(text)" in str(caught.value.__cause__)
     else:
         assert "fails" in [entry.name for entry in caught.traceback]
 
@@ -204,7 +207,7 @@ def test_a_call_over_its_timeout_runs_to_its_end_and_its_future_fails() -> None:
 
 def test_a_process_pool_in_eager_mode_pickles_the_call_both_ways() -> None:
     with make_pool("processes") as pool, background.eager():
-        with pytest.raises(pickle.PicklingError, match="argument 0 .* cannot be pickled"):
+        with pytest.raises(pickle.PicklingError, match=r"argument 0 .* cannot be pickled"):
             pool.submit(abs, threading.Lock())  # raised at the call, as without eager
         result = pool.submit(returns_a_lock)
         assert isinstance(result.exception(), pickle.PicklingError)
@@ -231,7 +234,9 @@ def test_results_and_wait_in_eager_mode() -> None:
     with background.eager():
         futures = [background.run(int, text) for text in ["1", "x", "3"]]
         outcomes = background.results(futures, return_exceptions=True)
-        assert outcomes[0] == 1 and outcomes[2] == 3 and isinstance(outcomes[1], ValueError)
+        assert outcomes[0] == 1
+        assert outcomes[2] == 3
+        assert isinstance(outcomes[1], ValueError)
         assert background.wait() == (set(), set())  # nothing outstanding: all done
 
 

@@ -129,7 +129,8 @@ def test_results_with_return_exceptions_puts_each_failure_in_its_place() -> None
     release.set()  # the slow one's result below proves that the failures did not end the wait
     waiter.join(TIMEOUT)
     (outcomes,) = collected
-    assert outcomes[0] == 1 and outcomes[2] is True
+    assert outcomes[0] == 1
+    assert outcomes[2] is True
     assert [type(o) for o in (outcomes[1], outcomes[3])] == [LookupError, LookupError]
     assert [str(o) for o in (outcomes[1], outcomes[3])] == ["second", "fourth"]
     assert outcomes[1] is futures[1].exception()  # the task's own, traceback and all
@@ -145,7 +146,8 @@ def test_results_with_return_exceptions_gives_a_cancelled_error_for_a_cancelled_
         after = pool.submit(abs, -3)
         release.set()
         outcomes = background.results([busy, queued, after], return_exceptions=True)
-    assert outcomes[0] is True and outcomes[2] == 3
+    assert outcomes[0] is True
+    assert outcomes[2] == 3
     assert isinstance(outcomes[1], concurrent.futures.CancelledError)
     with pytest.raises(concurrent.futures.CancelledError):  # without: it raises
         background.results([queued])
@@ -183,7 +185,8 @@ def test_results_with_return_exceptions_takes_any_future() -> None:
     with concurrent.futures.ThreadPoolExecutor(1) as executor:
         other = executor.submit(pow, 2, 5)
         outcomes = background.results([plain, other], return_exceptions=True)
-    assert isinstance(outcomes[0], KeyError) and outcomes[1] == 32
+    assert isinstance(outcomes[0], KeyError)
+    assert outcomes[1] == 32
 
 
 @pytest.mark.parametrize("bad", [1, "yes", None])
