@@ -9,7 +9,7 @@ import threading
 
 from . import _eager, _exit, _validate, _wrapper
 from ._callbacks import TaskCallbacks
-from ._compat import cpu_count
+from ._compat import cpu_count, start_daemon_thread
 from ._diagnostics import task_name
 from ._future import Future, _worker
 from ._job import Job
@@ -432,12 +432,28 @@ class Pool(concurrent.futures.Executor):
             self._shutdown = True
             self._stop_when_collected.clear()  # stopped now, not again once collected
         if cancel_futures:
+            self._stop()
             self._cancel_waiting_retries()
         elif wait:
-            self._wait_for_retries()
+            self._wait_for_retries()  # they still run: the pool takes them back
+            self._stop()
+        elif self._retrying_calls():
+            if start_daemon_thread(self._stop_after_retries, f"{self._name}-shutdown"):
+                return
+            self._stop()
+        else:
+            self._stop()
+        self._runner.shutdown(wait, cancel_futures)
+
+    def _stop(self) -> None:
         with self._shutdown_lock:
             self._stopped = True
-        self._runner.shutdown(wait, cancel_futures)
+
+    def _stop_after_retries(self) -> None:
+        """``shutdown(wait=False)`` while calls have retries left: stop once they end."""
+        self._wait_for_retries()
+        self._stop()
+        self._runner.shutdown(False, False)
 
     def cancel_queued(self) -> int:
         """Cancel every call that has not started; return how many.
@@ -447,17 +463,21 @@ class Pool(concurrent.futures.Executor):
         """
         return self._runner.cancel_queued() + self._cancel_waiting_retries()
 
-    def _start_again(self, job: Job, failure: BaseException | None) -> None:
-        """Hand back a call whose retry is due; in a pool shut down, it fails with *failure*."""
+    def _start_again(self, job: Job) -> None:
+        """Hand back a call whose retry is due (cancelled if the pool has stopped)."""
         with self._shutdown_lock:
-            if not self._stopped:
+            if self._stopped:
+                failure: BaseException | None = None
+            else:
                 try:
                     self._runner.start(job)
                     return
-                except BaseException as error:
+                except BaseException as error:  # it fails that call instead
                     failure = error
-        if job.start():
-            job.set_exception(failure or RuntimeError(f"{job.name}: {self._name} is shut down"))
+        if failure is None:
+            job.cancel()  # shut down with cancel_futures=True: its retry never started
+        elif job.start():
+            job.set_exception(failure)
 
     def _retrying_calls(self) -> list[Retries]:
         with self._retrying_lock:

@@ -164,7 +164,6 @@ class Retries:
         "deadline",
         "due",
         "eager",
-        "failure",
         "job",
         "policy",
         "pool",
@@ -180,8 +179,6 @@ class Retries:
         self.deadline = policy.deadline()
         #: The call, until it ends (set by the pool).
         self.job: Job | None = None
-        #: The last attempt's exception, while the call waits for its retry.
-        self.failure: BaseException | None = None
         #: Between an attempt's failure and the hand-over of its retry.
         self.waiting = False
         #: Eager mode: the caller must run the call again now.
@@ -195,8 +192,8 @@ class Retries:
         """Arrange another attempt of *job*, which raised *error*; ``False`` if none is due."""
         future = job.future
         failed = job.attempt
-        if failed == 0 or future._state != RUNNING:  # over its time limit
-            return False
+        if failed == 0 or future._state != RUNNING or self.pool._stopped:
+            return False  # over its time limit, or its pool has stopped
         seconds = self.policy.next_wait(job.name, error, failed, self.deadline, self.eager)
         if seconds is None:
             return False
@@ -209,7 +206,6 @@ class Retries:
             if self.eager:
                 self.due = True
                 return True
-            self.failure = error
             self.waiting = True
         if first and not self.eager:
             future.add_done_callback(self._settled)
@@ -227,15 +223,13 @@ class Retries:
             if not self.waiting or future._state != PENDING:
                 return  # cancelled meanwhile: _settled has ended the call
             self.waiting = False
-            failure, self.failure = self.failure, None
-        self.pool._start_again(job, failure)
+        self.pool._start_again(job)
 
     def _settled(self, future: Any) -> None:
         """The future is done: cancelled while waiting, the call ends here."""
         with future._condition:
             job = self.job if self.waiting else None
             self.waiting = False
-            self.failure = None
         self.timer.clear()  # no retry: drop the timer's references now
         if job is not None and future.cancelled():
             future.set_running_or_notify_cancel()  # waiters count it done at once
@@ -249,5 +243,4 @@ class Retries:
     def finished(self) -> None:
         """The call has ended: forget it."""
         self.job = None
-        self.failure = None
         self.pool._forget_retries(self)

@@ -373,18 +373,43 @@ def test_shutdown_waits_for_the_retries_of_its_calls(tmp_path: pathlib.Path) -> 
     assert future.result(0) == 4
 
 
-def test_shutdown_without_waiting_makes_no_more_retries(
+def test_shutdown_without_waiting_returns_at_once_and_the_retries_still_run(
     tmp_path: pathlib.Path, timer: ManualTimer
 ) -> None:
     path = str(tmp_path / "attempts")
     pool = background.Pool(1, name="retry-shutdown-nowait")
-    future = pool.task(retries=3, backoff=5)(logged_attempt)(path, 3)
+    future = pool.task(retries=3, backoff=5)(logged_attempt)(path, 1)
     wait_for(lambda: timer.entries, "the first attempt failed")
-    pool.shutdown(wait=False)
+    pool.shutdown(wait=False)  # returns while the call waits for its retry
+    assert not future.done()
+    with pytest.raises(RuntimeError, match="is shut down"):
+        pool.submit(abs, -1)  # no new calls, as usual
     timer.fire()
-    with pytest.raises(ConnectionError, match="failure 1"):
-        future.result(TIMEOUT)  # the last attempt's failure
-    assert attempts_in(path) == 1
+    assert future.result(TIMEOUT) == 2  # its retry ran all the same
+    wait_for(lambda: pool._runner.threads == 0, "the pool's worker stopped")
+
+
+def test_an_attempt_that_fails_after_shutdown_with_cancel_futures_is_not_retried(
+    tmp_path: pathlib.Path, timer: ManualTimer
+) -> None:
+    release = threading.Event()
+    pool = background.Pool(1, name="retry-cancel-running")
+
+    @pool.task(retries=3, backoff=5)
+    def fails_once_released() -> None:
+        release.wait(TIMEOUT)
+        raise ConnectionError("after the shutdown")
+
+    running = fails_once_released()
+    wait_for(running.running, "the call runs")
+    stopper = threading.Thread(target=lambda: pool.shutdown(wait=True, cancel_futures=True))
+    stopper.start()
+    wait_for(lambda: pool._stopped, "the pool stopped")
+    release.set()  # the attempt fails now: no retry is made in a pool that stopped
+    stopper.join(TIMEOUT)
+    with pytest.raises(ConnectionError, match="after the shutdown"):
+        running.result(TIMEOUT)
+    assert timer.entries == []
 
 
 def test_shutdown_with_cancel_futures_and_cancel_queued_cancel_waiting_retries(
@@ -424,3 +449,28 @@ def test_map_of_a_retrying_task_retries_too(tmp_path: pathlib.Path) -> None:
     paths = [str(tmp_path / f"item{i}") for i in range(3)]
     retried = background.task(retries=2, backoff=0.001, jitter=0.001)(logged_attempt)
     assert list(retried.map(paths, [2, 1, 0], timeout=TIMEOUT)) == [3, 2, 1]
+
+
+def test_a_program_that_ends_while_a_retry_waits_runs_the_retry_first(
+    tmp_path: pathlib.Path,
+) -> None:
+    from support import run_bare_python
+
+    script = f"""
+import background
+
+attempts = []
+
+@background.task(retries=2, backoff=0.2)
+def flaky():
+    attempts.append(1)
+    if len(attempts) < 3:
+        raise ConnectionError("not yet")
+    with open({str(tmp_path / "done")!r}, "w") as file:
+        file.write(f"ran {{len(attempts)}} times")
+
+flaky()  # fire and forget: the program ends while the first retry waits
+"""
+    done = run_bare_python(script)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "done").read_text() == "ran 3 times"
