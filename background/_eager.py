@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ _lock = threading.Lock()
 on = False
 
 
-def eager(enabled: bool = True, /) -> EagerMode:
+def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
     """Run every task at once, in the thread that calls it: a testing mode.
 
     While it is on, a call of a ``@background.task`` function, of
@@ -94,7 +95,7 @@ def eager(enabled: bool = True, /) -> EagerMode:
     return EagerMode(previous)
 
 
-class EagerMode:
+class EagerMode(AbstractContextManager[None]):
     """What :func:`background.eager` returns: a context manager that restores the mode."""
 
     __slots__ = ("previous",)
@@ -103,8 +104,8 @@ class EagerMode:
         #: The mode before ``eager()`` was called, put back by ``__exit__``.
         self.previous = previous
 
-    def __enter__(self) -> EagerMode:
-        return self
+    def __enter__(self) -> None:
+        return None
 
     def __exit__(
         self,
