@@ -224,7 +224,7 @@ def finish_outstanding() -> bool:
     except KeyboardInterrupt:
         phase = OVER
         everything = live_pools()
-        cancelled = sum(pool._runner.cancel_queued() for pool in everything)
+        cancelled = sum(pool.cancel_queued() for pool in everything)  # waiting retries too
         cancelled += sum(runner.cancel_queued() for _, runner in list(_orphans))
         running = sum(len(work) for work in _all_outstanding())
         from ._diagnostics import logger

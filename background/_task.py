@@ -78,6 +78,10 @@ def task(
             retry is submitted again after its wait: no worker is held while
             the call waits, and cancelling the future then ends the call.
         retry_on: the exception class (or tuple) that is worth a retry.
+            Only what the call raises is retried: not the
+            :class:`concurrent.futures.TimeoutError` of *timeout*, nor a
+            :class:`background.WorkerDied` (on an executor pool, what the
+            executor's future raises counts as the call's).
         backoff: seconds to wait before the first retry, doubled each time.
         backoff_max: the longest wait between two attempts, in seconds
             (default: no limit).

@@ -123,6 +123,15 @@ def logged_attempt(path: str, failures: int) -> int:
     return count
 
 
+def logged_exit(path: str) -> None:
+    """Write down one attempt, then end the worker process under the call."""
+    import os
+
+    with open(path, "a", encoding="utf-8") as file:
+        file.write("attempt\n")
+    os._exit(3)
+
+
 def attempts_in(path: str) -> int:
     try:
         return len(pathlib.Path(path).read_text(encoding="utf-8").splitlines())
@@ -352,6 +361,15 @@ def test_a_call_over_its_time_limit_is_not_retried() -> None:
     release.set()
     wait_for(lambda: not background.default_pool().outstanding(), "the call ended")
     assert attempts == [1]
+
+
+def test_a_call_whose_worker_process_dies_is_not_retried(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "attempts")
+    with make_pool("processes") as pool:
+        future = pool.task(retries=3, backoff=0.001)(logged_exit)(path)
+        with pytest.raises(background.WorkerDied):
+            future.result(TIMEOUT)
+    assert attempts_in(path) == 1
 
 
 def test_each_attempt_has_its_own_time_limit(tmp_path: pathlib.Path) -> None:
