@@ -132,6 +132,14 @@ def logged_exit(path: str) -> None:
     os._exit(3)
 
 
+def logged_hang(path: str) -> None:
+    """Write down one attempt, then hang (until a time limit stops the worker)."""
+    with open(path, "a", encoding="utf-8") as file:
+        file.write("attempt\n")
+    time.sleep(TIMEOUT)
+    raise ConnectionError("too late")
+
+
 def attempts_in(path: str) -> int:
     try:
         return len(pathlib.Path(path).read_text(encoding="utf-8").splitlines())
@@ -361,6 +369,15 @@ def test_a_call_over_its_time_limit_is_not_retried() -> None:
     release.set()
     wait_for(lambda: not background.default_pool().outstanding(), "the call ended")
     assert attempts == [1]
+
+
+def test_a_process_call_stopped_by_its_time_limit_is_not_retried(tmp_path: pathlib.Path) -> None:
+    path = str(tmp_path / "attempts")
+    with make_pool("processes") as pool:
+        future = pool.task(retries=3, backoff=0.001, timeout=0.2)(logged_hang)(path)
+        with pytest.raises(concurrent.futures.TimeoutError, match="was stopped"):
+            future.result(TIMEOUT)
+    assert attempts_in(path) == 1
 
 
 def test_a_call_whose_worker_process_dies_is_not_retried(tmp_path: pathlib.Path) -> None:
