@@ -15,8 +15,15 @@ if TYPE_CHECKING:
     from ._processes.workers import Pending
 
 _lock = threading.Lock()
-#: Read on every submission, without the lock (reading a bool is atomic).
+#: Read on every submission, without the lock (reading a bool is atomic):
+#: the mode of the last ``with`` block entered that is still open, else the switch.
 on = False
+#: The mode as last switched by a call of :func:`eager` outside a ``with``.
+_switch = False
+#: The open ``with eager(...)`` blocks, oldest first, in every thread.
+_blocks: list[EagerMode] = []
+#: Counts the calls of :func:`eager`: a block entered at once undoes only its own.
+_calls = 0
 
 
 def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
@@ -56,7 +63,10 @@ def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
 
     The mode is process-wide: it applies to calls made in every thread, from
     the moment ``eager()`` is called. Used as a context manager it lasts for
-    the ``with`` block, then the mode goes back to what it was before::
+    the ``with`` block, then the mode goes back to what it was before.
+    Blocks may nest, and open and close in several threads at once: the mode
+    is that of the last block entered that is still open, else that of the
+    last switch::
 
         with background.eager():
             ...  # every call runs at once here
@@ -84,28 +94,52 @@ def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
         >>> future.result()
         42
     """
-    global on
+    global _switch, _calls
     given: object = enabled  # typed as a bool, but anything can come in
     if not isinstance(given, bool):
         from ._diagnostics import describe
 
         raise TypeError(f"background.eager() takes True or False, got {describe(given)}")
     with _lock:
-        previous, on = on, enabled
-    return EagerMode(previous)
+        previous, _switch = _switch, enabled
+        _calls += 1
+        mode = EagerMode(enabled, previous, _calls)
+        _update()
+    return mode
+
+
+def _update() -> None:
+    global on
+    on = _blocks[-1].enabled if _blocks else _switch
+
+
+def reset() -> None:
+    """Off, with no block open (for the tests' fixtures)."""
+    global _switch
+    with _lock:
+        _switch = False
+        _blocks.clear()
+        _update()
 
 
 class EagerMode(AbstractContextManager[None]):
-    """What :func:`background.eager` returns: a context manager that restores the mode."""
+    """What :func:`background.eager` returns: a context manager for a block of that mode."""
 
-    __slots__ = ("previous",)
+    __slots__ = ("call", "enabled", "previous")
 
-    def __init__(self, previous: bool) -> None:
-        #: The mode before ``eager()`` was called, put back by ``__exit__``.
+    def __init__(self, enabled: bool, previous: bool, call: int) -> None:
+        self.enabled = enabled
+        #: The switch before the call, put back if the call opens a ``with`` block.
         self.previous = previous
+        self.call = call
 
     def __enter__(self) -> None:
-        return None
+        global _switch
+        with _lock:
+            if _calls == self.call:  # no other switch since: this one was only for the block
+                _switch = self.previous
+            _blocks.append(self)
+            _update()
 
     def __exit__(
         self,
@@ -113,14 +147,15 @@ class EagerMode(AbstractContextManager[None]):
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        global on
         with _lock:
-            on = self.previous
+            for index in range(len(_blocks) - 1, -1, -1):
+                if _blocks[index] is self:
+                    del _blocks[index]
+                    break
+            _update()
 
     def __repr__(self) -> str:
-        return (
-            f"<background.eager: {'on' if on else 'off'}, was {'on' if self.previous else 'off'}>"
-        )
+        return f"<background.eager({self.enabled})>"
 
 
 def prepare(pool: Pool, job: Job) -> Pending | None:

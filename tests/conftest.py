@@ -18,8 +18,8 @@ collect_ignore = ["bench"]
 @pytest.fixture(autouse=True)
 def fresh_defaults() -> Iterator[None]:
     """Reset background's module-level state around each test."""
-    _eager.on = False
+    _eager.reset()
     defaults.reset()
     yield
-    _eager.on = False
+    _eager.reset()
     defaults.reset()

@@ -114,6 +114,19 @@ def test_eager_is_a_switch_too_and_restores_what_it_replaced() -> None:
     assert worker != threading.get_ident()
 
 
+def test_a_switch_made_while_a_block_is_open_outlasts_the_block() -> None:
+    switched = threading.Event()
+    with background.eager(False):
+        other = threading.Thread(target=lambda: (background.eager(True), switched.set()))
+        other.start()
+        assert switched.wait(TIMEOUT)
+        assert not _eager.on  # the open block decides while it lasts
+    assert _eager.on  # then the switch does
+    with background.eager(False):
+        assert not _eager.on
+    assert _eager.on
+
+
 @pytest.mark.parametrize("bad", [1, "yes", None])
 def test_eager_takes_only_a_bool(bad: object) -> None:
     with pytest.raises(TypeError, match=r"background.eager\(\) takes True or False"):
