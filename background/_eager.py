@@ -18,11 +18,13 @@ _lock = threading.Lock()
 #: Read on every submission, without the lock (reading a bool is atomic):
 #: the mode of the last ``with`` block entered that is still open, else the switch.
 on = False
-#: The mode as last switched by a call of :func:`eager` outside a ``with``.
-_switch = False
 #: The open ``with eager(...)`` blocks, oldest first, in every thread.
 _blocks: list[EagerMode] = []
-#: Counts the calls of :func:`eager`: a block entered at once undoes only its own.
+#: Each thread's last call of :func:`eager`, until it enters a ``with`` block
+#: (then it was no switch) or calls again (then it was one).
+_pending: dict[int, EagerMode] = {}
+#: The last call known to be a switch, as (its number, its mode).
+_switched: tuple[int, bool] = (0, False)
 _calls = 0
 
 
@@ -94,50 +96,67 @@ def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
         >>> future.result()
         42
     """
-    global _switch, _calls
+    global _calls
     given: object = enabled  # typed as a bool, but anything can come in
     if not isinstance(given, bool):
         from ._diagnostics import describe
 
         raise TypeError(f"background.eager() takes True or False, got {describe(given)}")
     with _lock:
-        previous, _switch = _switch, enabled
         _calls += 1
-        mode = EagerMode(enabled, previous, _calls)
+        mode = EagerMode(enabled, _calls)
+        earlier = _pending.get(mode.thread)
+        if earlier is not None:  # not entered before this call: it was a switch
+            _switch_from(earlier)
+        _pending[mode.thread] = mode
         _update()
     return mode
 
 
+def _switch_from(mode: EagerMode) -> None:
+    global _switched
+    if mode.call > _switched[0]:
+        _switched = (mode.call, mode.enabled)
+
+
 def _update() -> None:
+    """Work out the mode (under the lock): the last open block's, else the last switch's."""
     global on
-    on = _blocks[-1].enabled if _blocks else _switch
+    if _blocks:
+        on = _blocks[-1].enabled
+        return
+    latest = _switched
+    for mode in _pending.values():  # calls that may still be switches
+        if mode.call > latest[0]:
+            latest = (mode.call, mode.enabled)
+    on = latest[1]
 
 
 def reset() -> None:
     """Off, with no block open (for the tests' fixtures)."""
-    global _switch
+    global _switched
     with _lock:
-        _switch = False
         _blocks.clear()
+        _pending.clear()
+        _switched = (_calls, False)
         _update()
 
 
 class EagerMode(AbstractContextManager[None]):
     """What :func:`background.eager` returns: a context manager for a block of that mode."""
 
-    __slots__ = ("call", "enabled", "previous")
+    __slots__ = ("call", "enabled", "thread")
 
-    def __init__(self, enabled: bool, previous: bool, call: int) -> None:
+    def __init__(self, enabled: bool, call: int) -> None:
         self.enabled = enabled
-        #: The switch before the call, put back if the call opens a ``with`` block.
-        self.previous = previous
+        #: The number of the :func:`eager` call that made it (later calls win).
         self.call = call
+        self.thread = threading.get_ident()
 
     def __enter__(self) -> None:
-        global _switch
         with _lock:
-            if _calls == self.call:  # no other switch since: this one was only for the block
-                _switch = self.previous
+            if _pending.get(self.thread) is self:
+                del _pending[self.thread]  # a block, not a switch
             _blocks.append(self)
             _update()
 

@@ -52,6 +52,8 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
 
         def _forget_parent_in_child(self) -> None: ...
 
+        def cancel_queued(self) -> int: ...
+
 
 #: The program runs; the main thread has ended and the exit waits for the
 #: work; or the wait is over and nothing more runs.

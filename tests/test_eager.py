@@ -147,7 +147,7 @@ def test_eager_mode_is_process_wide_and_safe_to_switch_from_many_threads() -> No
 
     def toggle() -> None:
         start.wait(TIMEOUT)
-        for _ in range(200):
+        for _ in range(500):
             with background.eager():
                 background.run(abs, -1)
 
