@@ -61,7 +61,8 @@ def dask_pool(
         name: the pool's name (default ``background-dask-<number>``).
         max_pending: at most this many calls may be unfinished; ``submit``
             blocks until one finishes.
-        timeout: the time limit of each call, in seconds (default: none). Past
+        timeout: the time limit of each call, in seconds (default: none),
+            counted from submission (dask takes every call over at once). Past
             it the future fails with :class:`concurrent.futures.TimeoutError`;
             the call itself goes on on its worker, keeping its place in
             *max_pending* until it ends.

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
     from typing import Any, Callable, Protocol
 
     from ._outstanding import Outstanding
-    from ._runner import Runner
+    from ._protocols import Runner
 
     class Pool(Protocol):
         """What the exit wait needs to know of a :class:`background.Pool`."""

@@ -8,7 +8,7 @@ import weakref
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
     from ._job import Job
 
@@ -35,11 +35,9 @@ class ExecutorRunner:
     def start(self, job: Job) -> None:
         """Submit *job* to the executor and settle it when the executor does."""
         fn = functools.partial(job.fn, **job.kwargs) if job.kwargs else job.fn
-        inner = self.executor.submit(fn, *job.args)
         if job.timeout is not None:
-            from . import _deadlines
-
-            _deadlines.arm(job, job.timeout)
+            fn = _StartsTheClock(fn, job)
+        inner = self.executor.submit(fn, *job.args)
         # Only a weak reference back to the inner future: a strong one would
         # make a reference cycle that keeps the executor's result (held on a
         # remote worker, for dask) alive until the garbage collector runs.
@@ -64,6 +62,42 @@ class ExecutorRunner:
 
     def forget_parent_in_child(self) -> None:
         """Nothing of the executor's is background's to forget in a forked child."""
+
+
+class _StartsTheClock:
+    """Runs a call with a time limit, which counts from the moment the call starts.
+
+    An executor that runs the call in this process (a thread pool) calls this
+    object: the clock starts then. One that runs it elsewhere (a process pool,
+    a dask cluster) pickles it first, when it hands the call over: the clock
+    starts then, the latest moment this process can see, and the call travels
+    as the plain function, so the other side needs nothing of background's.
+    """
+
+    __slots__ = ("fn", "job")
+
+    def __init__(self, fn: Callable[..., Any], job: Job | None) -> None:
+        self.fn = fn
+        self.job = job
+
+    def _start_clock(self) -> None:
+        job, self.job = self.job, None  # once, and the job is not kept
+        if job is not None and job.timeout is not None:
+            from . import _deadlines
+
+            _deadlines.arm(job, job.timeout)
+
+    def __call__(self, *args: Any) -> Any:
+        self._start_clock()
+        return self.fn(*args)
+
+    def __reduce__(self) -> tuple[Any, tuple[Callable[..., Any]]]:
+        self._start_clock()
+        return functools.partial, (self.fn,)
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.fn
 
 
 def _accepts_cancel_futures(executor: concurrent.futures.Executor) -> bool:

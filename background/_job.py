@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ._future import Future
     from ._gate import Gate
     from ._outstanding import Outstanding
-    from ._retry import Retries
+    from ._retries import Retries
 
 
 class Job:

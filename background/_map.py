@@ -22,22 +22,10 @@ from ._future import _lend_worker
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from typing import Any, Callable, Protocol
+    from typing import Any, Callable
 
     from ._future import Future
-
-    class Submitter(Protocol):
-        """What the map submits to: a :class:`background.Pool`."""
-
-        def _submit(
-            self,
-            fn: Callable[..., Any],
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-            callbacks: tuple[Callable[[Future[Any]], object], ...],
-            gates: tuple[Any, ...],
-            timeout: float | None = None,
-        ) -> Future[Any]: ...
+    from ._protocols import Submitter
 
     #: A call or batch in flight: its future, and how many input items it holds
     #: (``0`` for a single call, which is not a batch).

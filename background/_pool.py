@@ -7,13 +7,14 @@ import contextvars
 import itertools
 import threading
 
-from . import _eager, _exit, _validate, _wrapper
+from . import _eager, _exit, _inline, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count, start_daemon_thread
 from ._diagnostics import task_name
 from ._future import Future, _worker
 from ._job import Job
 from ._outstanding import Outstanding
+from ._runners import make_runner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
     from typing import Any, Callable, TypeVar, overload
 
     from ._gate import Gate
-    from ._retry import Retries, RetryPolicy
-    from ._runner import Runner
+    from ._protocols import Runner
+    from ._retries import Retries
+    from ._retry import RetryPolicy
     from ._types import P, Task
 
     R = TypeVar("R")
@@ -108,8 +110,10 @@ class Pool(concurrent.futures.Executor):
             threads, as every process pool's parent does, can deadlock.
         max_tasks_per_worker: replace a worker process after it has run this
             many calls (for code that leaks); only with ``process=True``.
-        timeout: the time limit of each call, in seconds (default: none). A
-            call over it fails with :class:`concurrent.futures.TimeoutError`.
+        timeout: the time limit of each call, in seconds (default: none),
+            counted from the moment the call starts running (see
+            :doc:`/guarantees`). A call over it fails with
+            :class:`concurrent.futures.TimeoutError`.
             In a process pool the call is stopped: its worker is killed and
             replaced. A thread cannot be stopped: in a thread pool only the
             future fails, and the call runs on to its end, keeping its worker.
@@ -143,31 +147,21 @@ class Pool(concurrent.futures.Executor):
     ) -> None:
         n = cpu_count() if n is None else _validate.worker_count(n, "Pool n")
         max_pending = _validate.optional_positive_int(max_pending, "max_pending")
-        if initializer is not None and not callable(initializer):
-            raise TypeError(f"initializer must be callable, got {_validate.describe(initializer)}")
-        _validate.initargs(initargs, initializer)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, got {_validate.describe(name)}")
-        if executor is not None and not isinstance(executor, concurrent.futures.Executor):
-            raise TypeError(
-                "executor must be a concurrent.futures.Executor, "
-                f"got {_validate.describe(executor)}"
-            )
-        if executor is not None and process:
-            raise ValueError("give either process=True or executor=, not both")
         self._timeout = _validate.optional_seconds(timeout, "timeout")
-        max_tasks_per_worker = _validate.optional_positive_int(
-            max_tasks_per_worker, "max_tasks_per_worker"
-        )
-        if not process and (start_method is not None or max_tasks_per_worker is not None):
-            option = "start_method" if start_method is not None else "max_tasks_per_worker"
-            raise ValueError(f"{option} applies to worker processes: give process=True too")
-        if start_method is not None:
-            from ._processes.launch import start_methods
-
-            _validate.start_method(start_method, start_methods())
         self._name = name or f"background-{next(_pool_numbers)}"
         self._process = process
+        self._kind, self._runner = make_runner(
+            n,
+            self._name,
+            process=process,
+            executor=executor,
+            initializer=initializer,
+            initargs=initargs,
+            start_method=start_method,
+            max_tasks_per_worker=max_tasks_per_worker,
+        )
         self._shutdown = False
         #: Set once the runner is shut down: a retry due then is not made.
         self._stopped = False
@@ -182,27 +176,6 @@ class Pool(concurrent.futures.Executor):
 
             self._gates = (Gate(max_pending),)
         self.max_pending = max_pending
-        self._runner: Runner
-        self._kind = "executor" if executor is not None else "processes" if process else "threads"
-        if executor is not None:
-            from ._foreign import ExecutorRunner
-
-            self._runner = ExecutorRunner(executor, n)
-        elif process:
-            from ._processes.runner import ProcessRunner
-
-            self._runner = ProcessRunner(
-                n,
-                self._name,
-                initializer,
-                initargs,
-                start_method=start_method,
-                max_tasks_per_worker=max_tasks_per_worker,
-            )
-        else:
-            from ._threads import ThreadRunner
-
-            self._runner = ThreadRunner(n, self._name, initializer, initargs)
         #: The runner to shut down if the pool is collected unshut (see _exit).
         self._stop_when_collected: list[Runner] = []
         _exit.register(self)
@@ -254,7 +227,8 @@ class Pool(concurrent.futures.Executor):
                 (see :doc:`/guarantees`).
         """
         _validate.task_function(fn, "Pool.submit()", decorating=False)
-        return self._submit(_wrapper.unwrap(fn), args, kwargs, (), ())
+        call, retry = _wrapper.unwrap_call(fn)
+        return self._submit(call, args, kwargs, (), (), None, retry)
 
     def _submit(
         self,
@@ -302,7 +276,7 @@ class Pool(concurrent.futures.Executor):
             self._outstanding.add(future)
             pending = self._start(job, eager)
         if eager:  # testing mode: here and now, outside the lock
-            _eager.run_here(job, pending)
+            _inline.run_here(job, pending)
         return future
 
     def _context(self, eager: bool) -> contextvars.Context | None:
@@ -316,7 +290,7 @@ class Pool(concurrent.futures.Executor):
     def _add_retries(self, job: Job, retry: RetryPolicy | None, eager: bool) -> None:
         if retry is None:
             return
-        from ._retry import Retries
+        from ._retries import Retries
 
         job.retry = retries = Retries(retry, self, eager)
         retries.job = job
@@ -324,10 +298,10 @@ class Pool(concurrent.futures.Executor):
             self._retrying.add(retries)
 
     def _start(self, job: Job, eager: bool) -> Any:
-        """Hand *job* to the runner; in eager mode, only prepare it (see _eager)."""
+        """Hand *job* to the runner; in eager mode, only prepare it (see _inline)."""
         try:
             if eager:
-                return _eager.prepare(self, job)
+                return _inline.prepare(self._runner, job) if self._process else None
             self._runner.start(job)
         except BaseException:
             job.release()
@@ -519,36 +493,8 @@ class Pool(concurrent.futures.Executor):
 
         Takes the same options as :func:`background.task`.
         """
-        unknown = set(options) - _TASK_OPTIONS
-        if unknown:
-            raise TypeError(
-                f"Pool.task() got unexpected options {', '.join(sorted(unknown))}; "
-                f"it takes {', '.join(sorted(_TASK_OPTIONS))}"
-            )
-        settings = _wrapper.Options(**options)
-        if fn is None:
-            return lambda fn: _wrapper.wrap(fn, settings, self._itself)
-        return _wrapper.wrap(fn, settings, self._itself)
-
-    def _itself(self) -> Pool:
-        return self
+        return _wrapper.decorate(fn, options, lambda: self, "Pool.task()")
 
     def __repr__(self) -> str:
         state = "shut down" if self._shutdown else f"{len(self._outstanding)} outstanding"
         return f"<background.Pool {self._name!r} n={self.n} {self._kind}, {state}>"
-
-
-#: The options of :func:`background.task` that :meth:`Pool.task` takes too.
-_TASK_OPTIONS = frozenset(
-    (
-        "callback",
-        "retries",
-        "retry_on",
-        "backoff",
-        "backoff_max",
-        "jitter",
-        "retry_timeout",
-        "max_pending",
-        "timeout",
-    )
-)

@@ -1,29 +1,19 @@
-"""Re-running a failed call before its future fails.
+"""How a task retries (:class:`RetryPolicy`), and retries inside a worker (:class:`Retrying`).
 
-A task's call that fails with one of its ``retry_on`` exceptions is submitted
-again after a wait: :class:`Retries` puts its future back to pending and has
-the shared timer thread of :mod:`._deadlines` hand the call back to its pool
-once the wait is over, so no worker is held meanwhile. :class:`Retrying` does
-the same inside the worker, sleeping between attempts, for the calls that
-travel as one function (``Task.map``, a task handed to a process pool).
+A task's own calls retry from the pool without holding a worker (see
+:mod:`background._retries`); :class:`Retrying` sleeps between attempts inside
+the worker, for the calls that travel as one function (``Task.map``).
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from concurrent.futures._base import PENDING, RUNNING
 
-from ._diagnostics import task_name
+from ._diagnostics import logger, task_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
-
-    from ._job import Job
-    from ._pool import Pool
-
-logger = logging.getLogger("background")
 
 #: Waits stop doubling after this many attempts (2**64 s is forever enough).
 _MAX_DOUBLINGS = 64
@@ -149,98 +139,3 @@ class Retrying:
                     raise
                 if seconds:
                     time.sleep(seconds)
-
-
-class Retries:
-    """The retries of one submitted call: its future stays the one Future throughout.
-
-    When an attempt fails with a retried exception, the future goes back to
-    pending (it can be cancelled while it waits, which ends the call) and the
-    call is handed back to its pool once the wait is over. No worker is held
-    meanwhile. In eager mode the next attempt runs at once, in the caller.
-    """
-
-    __slots__ = (
-        "deadline",
-        "due",
-        "eager",
-        "job",
-        "policy",
-        "pool",
-        "timer",
-        "waiting",
-        "watching",
-    )
-
-    def __init__(self, policy: RetryPolicy, pool: Pool, eager: bool) -> None:
-        self.policy = policy
-        self.pool = pool
-        self.eager = eager
-        self.deadline = policy.deadline()
-        #: The call, until it ends (set by the pool).
-        self.job: Job | None = None
-        #: Between an attempt's failure and the hand-over of its retry.
-        self.waiting = False
-        #: Eager mode: the caller must run the call again now.
-        self.due = False
-        #: Whether :meth:`_settled` is one of the future's done-callbacks.
-        self.watching = False
-        #: The timer's entry for the retry being waited for (clear it to cancel).
-        self.timer: list[Any] = []
-
-    def again(self, job: Job, error: BaseException) -> bool:
-        """Arrange another attempt of *job*, which raised *error*; ``False`` if none is due."""
-        future = job.future
-        failed = job.attempt
-        if failed == 0 or future._state != RUNNING or self.pool._stopped:
-            return False  # over its time limit, or its pool has stopped
-        seconds = self.policy.next_wait(job.name, error, failed, self.deadline, self.eager)
-        if seconds is None:
-            return False
-        with future._condition:
-            if future._state != RUNNING or job.attempt != failed:
-                return False
-            future._state = PENDING  # waiting to run again: cancel() works meanwhile
-            job.attempt += 1
-            first, self.watching = not self.watching, True
-            if self.eager:
-                self.due = True
-                return True
-            self.waiting = True
-        if first and not self.eager:
-            future.add_done_callback(self._settled)
-        from . import _deadlines
-
-        self.timer = _deadlines.call_later(seconds, self._start_again)
-        return True
-
-    def _start_again(self) -> None:
-        job = self.job
-        if job is None:
-            return
-        future = job.future
-        with future._condition:
-            if not self.waiting or future._state != PENDING:
-                return  # cancelled meanwhile: _settled has ended the call
-            self.waiting = False
-        self.pool._start_again(job)
-
-    def _settled(self, future: Any) -> None:
-        """The future is done: cancelled while waiting, the call ends here."""
-        with future._condition:
-            job = self.job if self.waiting else None
-            self.waiting = False
-        self.timer.clear()  # no retry: drop the timer's references now
-        if job is not None and future.cancelled():
-            future.set_running_or_notify_cancel()  # waiters count it done at once
-            job.release()
-
-    def cancel_wait(self) -> bool:
-        """Cancel the call if it waits for its retry; ``True`` if it did."""
-        job = self.job
-        return bool(self.waiting and job is not None and job.future.cancel())
-
-    def finished(self) -> None:
-        """The call has ended: forget it."""
-        self.job = None
-        self.pool._forget_retries(self)

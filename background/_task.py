@@ -97,7 +97,8 @@ def task(
             a call of this task (or from one of its done-callbacks) never
             blocks, as that would deadlock, but still counts.
         timeout: the time limit of each call (of each attempt, with
-            *retries*), in seconds; over it, the future fails with
+            *retries*), in seconds, counted from the moment it starts
+            running; over it, the future fails with
             :class:`concurrent.futures.TimeoutError`, and the call is not
             retried. In a worker process the call is stopped (the worker is
             killed and replaced). A thread cannot be stopped: in a thread

@@ -16,38 +16,13 @@ from . import _callbacks, _validate
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
-    from typing import Any, Callable, Protocol
+    from typing import Any, Callable
 
     from ._future import Future
     from ._gate import Gate
+    from ._protocols import Submitter
     from ._retry import RetryPolicy
     from ._types import Task
-
-    class Target(Protocol):
-        """What a wrapper submits to: a :class:`background.Pool`."""
-
-        def _submit(
-            self,
-            fn: Callable[..., Any],
-            args: tuple[Any, ...],
-            kwargs: dict[str, Any],
-            callbacks: tuple[Callable[[Future[Any]], object], ...],
-            gates: tuple[Gate, ...],
-            timeout: float | None = None,
-            retry: RetryPolicy | None = None,
-        ) -> Future[Any]: ...
-
-        def _map(
-            self,
-            fn: Callable[..., Any],
-            iterables: tuple[Iterable[Any], ...],
-            timeout: float | None,
-            chunksize: int | None,
-            buffersize: int | None,
-            call_timeout: float | None,
-            ordered: bool = True,
-            return_exceptions: bool = False,
-        ) -> Iterator[Any]: ...
 
 
 def unwrap(fn: Any) -> Any:
@@ -55,6 +30,19 @@ def unwrap(fn: Any) -> Any:
     if isinstance(fn, types.FunctionType):
         return fn.__dict__.get("_background_call", fn)
     return fn
+
+
+def unwrap_call(fn: Any) -> tuple[Any, RetryPolicy | None]:
+    """What a pool runs for one call of *fn*, and its retries (a task wrapper's).
+
+    A task with retries then retries as its own calls do, without holding a
+    worker while it waits.
+    """
+    if isinstance(fn, types.FunctionType):
+        retry: RetryPolicy | None = fn.__dict__.get("_background_retry")
+        if retry is not None:
+            return fn.__dict__["__wrapped__"], retry
+    return unwrap(fn), None
 
 
 class Options:
@@ -99,7 +87,42 @@ class Options:
         self.timeout = _validate.optional_seconds(timeout, "timeout")
 
 
-def wrap(fn: Callable[..., Any], options: Options, target: Callable[[], Target]) -> Task[Any, Any]:
+#: The options that :class:`Options` takes, by name.
+OPTION_NAMES = (
+    "callback",
+    "retries",
+    "retry_on",
+    "backoff",
+    "max_pending",
+    "timeout",
+    "backoff_max",
+    "jitter",
+    "retry_timeout",
+)
+
+
+def decorate(
+    fn: Callable[..., Any] | None,
+    options: dict[str, Any],
+    target: Callable[[], Submitter],
+    what: str,
+) -> Any:
+    """``what(fn, **options)``: *fn* wrapped, or (without *fn*) a decorator that wraps."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(
+            f"{what} got unexpected options {', '.join(unknown)}; "
+            f"it takes {', '.join(OPTION_NAMES)}"
+        )
+    settings = Options(**options)
+    if fn is None:
+        return lambda fn: wrap(fn, settings, target)
+    return wrap(fn, settings, target)
+
+
+def wrap(
+    fn: Callable[..., Any], options: Options, target: Callable[[], Submitter]
+) -> Task[Any, Any]:
     """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
     _validate.task_function(fn)
     retry = options.retry
@@ -147,4 +170,6 @@ def wrap(fn: Callable[..., Any], options: Options, target: Callable[[], Target])
     wrapper: Any = submit
     wrapper.map = map
     wrapper._background_call = call  # what a pool runs when handed the wrapper itself
+    if retry is not None:
+        wrapper._background_retry = retry  # and how its own calls retry
     return wrapper  # type: ignore[no-any-return]

@@ -245,6 +245,18 @@ def test_the_worker_is_free_while_a_retry_waits_and_cancelling_ends_the_call(
     assert timer.entries == []
 
 
+def test_a_retrying_task_handed_to_pool_submit_waits_without_a_worker_too(
+    one_worker: background.Pool, tmp_path: pathlib.Path, timer: ManualTimer
+) -> None:
+    path = str(tmp_path / "attempts")
+    retried = background.task(retries=1, backoff=60)(logged_attempt)
+    future = one_worker.submit(retried, path, 1)
+    wait_for(lambda: timer.entries, "the first attempt failed and its retry waits")
+    assert one_worker.submit(pow, 3, 2).result(TIMEOUT) == 9  # the worker is free
+    timer.fire()
+    assert future.result(TIMEOUT) == 2
+
+
 def test_the_future_stays_the_same_and_settles_once_after_the_last_attempt(
     one_worker: background.Pool, tmp_path: pathlib.Path, timer: ManualTimer
 ) -> None:
