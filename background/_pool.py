@@ -7,9 +7,9 @@ import contextvars
 import itertools
 import threading
 
-from . import _eager, _exit, _inline, _validate, _wrapper
+from . import _exit, _launch, _validate, _wrapper
 from ._callbacks import TaskCallbacks
-from ._compat import cpu_count, start_daemon_thread
+from ._compat import cpu_count
 from ._diagnostics import task_name
 from ._future import Future, _worker
 from ._job import Job
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from ._gate import Gate
     from ._protocols import Runner
-    from ._retries import Retries
     from ._retry import RetryPolicy
     from ._types import P, Task
 
@@ -163,12 +162,7 @@ class Pool(concurrent.futures.Executor):
             max_tasks_per_worker=max_tasks_per_worker,
         )
         self._shutdown = False
-        #: Set once the runner is shut down: a retry due then is not made.
-        self._stopped = False
         self._shutdown_lock = threading.Lock()
-        #: The calls with retries that have not ended (see background/_retry.py).
-        self._retrying: set[Retries] = set()
-        self._retrying_lock = threading.Lock()
         self._outstanding = Outstanding()
         self._gates: tuple[Gate, ...] = ()
         if max_pending:
@@ -227,8 +221,7 @@ class Pool(concurrent.futures.Executor):
                 (see :doc:`/guarantees`).
         """
         _validate.task_function(fn, "Pool.submit()", decorating=False)
-        call, retry = _wrapper.unwrap_call(fn)
-        return self._submit(call, args, kwargs, (), (), None, retry)
+        return _wrapper.submit_unwrapped(self, fn, args, kwargs)
 
     def _submit(
         self,
@@ -254,13 +247,10 @@ class Pool(concurrent.futures.Executor):
             future._gates = gates
         if callbacks:
             future.add_done_callback(TaskCallbacks(callbacks, fn))
-        eager = _eager.on
+        context = None if self._process else contextvars.copy_context()
         if timeout is None:
             timeout = self._timeout
-        job = Job(
-            future, fn, args, kwargs, self._context(eager), self._outstanding, gates, timeout
-        )
-        self._add_retries(job, retry, eager)
+        job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout)
         # Under the lock, so that shutdown() cannot slip in between the check
         # and the queueing, which would leave this job behind its workers' stop.
         with self._shutdown_lock:
@@ -274,39 +264,12 @@ class Pool(concurrent.futures.Executor):
                     job.release()
                     raise
             self._outstanding.add(future)
-            pending = self._start(job, eager)
-        if eager:  # testing mode: here and now, outside the lock
-            _inline.run_here(job, pending)
-        return future
-
-    def _context(self, eager: bool) -> contextvars.Context | None:
-        """The context a call runs in: a copy of the submitter's, on threads."""
-        if self._process:
-            return None
-        if eager and self._kind == "executor":
-            return contextvars.Context()  # as in another process: nothing travels
-        return contextvars.copy_context()
-
-    def _add_retries(self, job: Job, retry: RetryPolicy | None, eager: bool) -> None:
-        if retry is None:
-            return
-        from ._retries import Retries
-
-        job.retry = retries = Retries(retry, self, eager)
-        retries.job = job
-        with self._retrying_lock:
-            self._retrying.add(retries)
-
-    def _start(self, job: Job, eager: bool) -> Any:
-        """Hand *job* to the runner; in eager mode, only prepare it (see _inline)."""
-        try:
-            if eager:
-                return _inline.prepare(self._runner, job) if self._process else None
-            self._runner.start(job)
-        except BaseException:
-            job.release()
-            raise
-        return None
+            try:
+                started = _launch.start(self, job, retry)
+            except BaseException:
+                job.release()
+                raise
+        return _launch.finish(job, started)  # in eager mode, runs the call here
 
     def map(
         self,
@@ -405,82 +368,17 @@ class Pool(concurrent.futures.Executor):
         with self._shutdown_lock:
             self._shutdown = True
             self._stop_when_collected.clear()  # stopped now, not again once collected
-        if cancel_futures:
-            self._stop()
-            self._cancel_waiting_retries()
-        elif wait:
-            self._wait_for_retries()  # they still run: the pool takes them back
-            self._stop()
-        elif self._retrying_calls():
-            if start_daemon_thread(self._stop_after_retries, f"{self._name}-shutdown"):
-                return
-            self._stop()
-        else:
-            self._stop()
-        self._runner.shutdown(wait, cancel_futures)
-
-    def _stop(self) -> None:
-        with self._shutdown_lock:
-            self._stopped = True
-
-    def _stop_after_retries(self) -> None:
-        """``shutdown(wait=False)`` while calls have retries left: stop once they end."""
-        self._wait_for_retries()
-        self._stop()
-        self._runner.shutdown(False, False)
+        _launch.shutdown(self, wait, cancel_futures)  # the runner's, after retries that wait
 
     def cancel_queued(self) -> int:
-        """Cancel every call that has not started; return how many.
-
-        A call that waits for its retry (see :func:`background.task`) is
-        cancelled too.
-        """
-        return self._runner.cancel_queued() + self._cancel_waiting_retries()
-
-    def _start_again(self, job: Job) -> None:
-        """Hand back a call whose retry is due (cancelled if the pool has stopped)."""
-        with self._shutdown_lock:
-            if self._stopped:
-                failure: BaseException | None = None
-            else:
-                try:
-                    self._runner.start(job)
-                    return
-                except BaseException as error:  # it fails that call instead
-                    failure = error
-        if failure is None:
-            job.cancel()  # shut down with cancel_futures=True: its retry never started
-        elif job.start():
-            job.set_exception(failure)
-
-    def _retrying_calls(self) -> list[Retries]:
-        with self._retrying_lock:
-            return list(self._retrying)
-
-    def _forget_retries(self, retries: Retries) -> None:
-        with self._retrying_lock:
-            self._retrying.discard(retries)
-
-    def _cancel_waiting_retries(self) -> int:
-        return sum(retries.cancel_wait() for retries in self._retrying_calls())
-
-    def _wait_for_retries(self) -> None:
-        """Wait for the calls that have retries left to end, while the runner still runs them."""
-        lend = getattr(_worker, "lend", None)
-        if lend is not None and getattr(lend, "__self__", None) is self._runner:
-            return  # inside one of those calls, maybe: the runner's own shutdown waits
-        jobs = [retries.job for retries in self._retrying_calls()]
-        futures = [job.future for job in jobs if job is not None]
-        if futures:
-            concurrent.futures.wait(futures)
+        """Cancel every call that has not started (or waits for a retry); return how many."""
+        return self._runner.cancel_queued() + _launch.cancel_waiting(self)
 
     def _forget_parent_in_child(self) -> None:
         """In a forked child: the parent's calls are not ours, nor its held locks."""
         self._shutdown_lock = threading.Lock()
         self._outstanding.clear()
         self._runner.forget_parent_in_child()
-        self._retrying_lock = threading.Lock()
-        self._retrying = set()
 
     @overload
     def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...

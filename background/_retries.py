@@ -27,14 +27,14 @@ if TYPE_CHECKING:
 
         def release(self) -> None: ...
 
-    class Pool(Protocol):
-        """What retries need of the :class:`background.Pool` that runs the call."""
+    class Book(Protocol):
+        """What retries need of their pool's book of them (see :mod:`background._launch`)."""
 
-        _stopped: bool
+        stopped: bool
 
-        def _start_again(self, job: Any) -> None: ...
+        def start_again(self, pool: Any, job: Any) -> None: ...
 
-        def _forget_retries(self, retries: Retries) -> None: ...
+        def discard(self, retries: Retries) -> None: ...
 
 
 class Retries:
@@ -47,6 +47,7 @@ class Retries:
     """
 
     __slots__ = (
+        "book",
         "deadline",
         "due",
         "eager",
@@ -58,12 +59,14 @@ class Retries:
         "watching",
     )
 
-    def __init__(self, policy: RetryPolicy, pool: Pool, eager: bool) -> None:
+    def __init__(self, policy: RetryPolicy, pool: object, book: Book, eager: bool) -> None:
         self.policy = policy
+        #: The pool that runs the call, kept alive (and running) until the call ends.
         self.pool = pool
+        self.book = book
         self.eager = eager
         self.deadline = policy.deadline()
-        #: The call, until it ends (set by the pool).
+        #: The call, until it ends.
         self.job: Job | None = None
         #: Between an attempt's failure and the hand-over of its retry.
         self.waiting = False
@@ -78,7 +81,7 @@ class Retries:
         """Arrange another attempt of *job*, which raised *error*; ``False`` if none is due."""
         future = job.future
         failed = job.attempt
-        if failed == 0 or future._state != RUNNING or self.pool._stopped:
+        if failed == 0 or future._state != RUNNING or self.book.stopped:
             return False  # over its time limit, or its pool has stopped
         seconds = self.policy.next_wait(job.name, error, failed, self.deadline, self.eager)
         if seconds is None:
@@ -109,7 +112,7 @@ class Retries:
             if not self.waiting or future._state != PENDING:
                 return  # cancelled meanwhile: _settled has ended the call
             self.waiting = False
-        self.pool._start_again(job)
+        self.book.start_again(self.pool, job)
 
     def _settled(self, future: Any) -> None:
         """The future is done: cancelled while waiting, the call ends here."""
@@ -129,4 +132,4 @@ class Retries:
     def finished(self) -> None:
         """The call has ended: forget it."""
         self.job = None
-        self.pool._forget_retries(self)
+        self.book.discard(self)

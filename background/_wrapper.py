@@ -32,17 +32,19 @@ def unwrap(fn: Any) -> Any:
     return fn
 
 
-def unwrap_call(fn: Any) -> tuple[Any, RetryPolicy | None]:
-    """What a pool runs for one call of *fn*, and its retries (a task wrapper's).
+def submit_unwrapped(
+    pool: Submitter, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Future[Any]:
+    """``pool.submit(fn, ...)``: for a task wrapper, its function, retrying as its calls do.
 
-    A task with retries then retries as its own calls do, without holding a
-    worker while it waits.
+    A task with retries then retries without holding a worker while it waits.
     """
+    retry: RetryPolicy | None = None
     if isinstance(fn, types.FunctionType):
-        retry: RetryPolicy | None = fn.__dict__.get("_background_retry")
+        retry = fn.__dict__.get("_background_retry")
         if retry is not None:
-            return fn.__dict__["__wrapped__"], retry
-    return unwrap(fn), None
+            return pool._submit(fn.__dict__["__wrapped__"], args, kwargs, (), (), None, retry)
+    return pool._submit(unwrap(fn), args, kwargs, (), ())
 
 
 class Options:

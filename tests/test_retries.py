@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pytest
 
 import background
-from background import _deadlines
+from background import _deadlines, _launch
 
 TIMEOUT = 30
 
@@ -451,7 +451,7 @@ def test_an_attempt_that_fails_after_shutdown_with_cancel_futures_is_not_retried
     wait_for(running.running, "the call runs")
     stopper = threading.Thread(target=lambda: pool.shutdown(wait=True, cancel_futures=True))
     stopper.start()
-    wait_for(lambda: pool._stopped, "the pool stopped")
+    wait_for(lambda: _launch._books[pool].stopped, "the pool stopped")
     release.set()  # the attempt fails now: no retry is made in a pool that stopped
     stopper.join(TIMEOUT)
     with pytest.raises(ConnectionError, match="after the shutdown"):
