@@ -57,7 +57,8 @@ def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
       the unpickled copies, and its result or exception is pickled back, so
       a test catches what would not survive the trip; no worker process
       starts. Context variables do not reach the call, as they do not reach
-      a worker process (nor an executor's call, on an executor pool).
+      a worker process. (Elsewhere the call sees a copy of the caller's, as
+      on threads.)
     * Ctrl-C during a call (a :class:`KeyboardInterrupt`) is raised in the
       caller instead of failing the future.
 
