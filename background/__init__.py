@@ -7,8 +7,12 @@
 >>> double(21).result()
 42
 
-Everything public is listed in ``__all__``. The submodules load on first use,
-so ``import background`` costs next to nothing.
+Everything public is listed in ``__all__``. ``import background`` loads only
+this module and the hook that makes the exit wait for running tasks (no
+:mod:`typing`, no pool); the rest loads on first use. The package is layered:
+each module imports only modules of the layers below it, as the
+``[tool.importlinter]`` contract in ``pyproject.toml`` lists them, from the
+functions users call down to the leaves that import nothing of background's.
 """
 
 from __future__ import annotations

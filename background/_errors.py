@@ -23,6 +23,11 @@ class WorkerDied(BrokenProcessPool):
     code written for the standard library's process pool still catches it;
     unlike there, the pool is not broken.
 
+    Args:
+        message: what happened, naming the task and the exit code.
+        task: the name of the task that was lost.
+        exitcode: the worker's exit code.
+
     Attributes:
         task: the name of the task that was lost, ``module.qualname``.
         exitcode: the worker's exit code; minus the signal number if a signal

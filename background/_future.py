@@ -99,14 +99,22 @@ class Future(concurrent.futures.Future[T]):
             _unretrieved.add(self)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        """Return the task's exception, or ``None`` if it succeeded."""
+        """Return the task's exception, or ``None`` if it succeeded.
+
+        Waits at most *timeout* seconds (``None``: for ever), then raises
+        :class:`TimeoutError`.
+        """
         with _lend_worker(self):
             exception = super().exception(timeout)
         self._log_exception = False
         return exception
 
     def result(self, timeout: float | None = None) -> T:
-        """Return the task's result, or raise its exception."""
+        """Return the task's result, or raise its exception.
+
+        Waits at most *timeout* seconds (``None``: for ever), then raises
+        :class:`TimeoutError`.
+        """
         # Fast path for a future that succeeded: a finished future never changes
         # again, so no lock is needed (this halves the cost of collecting results).
         if self._state == _FINISHED and self._exception is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import InvalidStateError
 
 from ._diagnostics import task_name
@@ -148,6 +149,24 @@ class Job:
                     pass
         finally:
             self.release()
+
+    def hand_over(
+        self, outcome: Any, failed: bool, *, raised: bool = False, here: bool = False
+    ) -> None:
+        """Settle the future with *outcome* (its result, or its exception if *failed*).
+
+        For a thread that must stay responsive (a process pool's manager): if
+        the future has done-callbacks, which may take their time or wait for
+        this very pool, a settler thread settles it and runs them instead
+        (unless *here*). An exception that the call *raised* may be retried.
+        """
+        settle = self.fail if raised else self.set_exception if failed else self.set_result
+        if self.future._callbacks() and not here:
+            from . import _settlers
+
+            _settlers.hand_over(functools.partial(settle, outcome))
+        else:
+            settle(outcome)
 
     def expire(self, error: BaseException, attempt: int) -> None:
         """Fail the future of a call whose *attempt* ran over its time limit and cannot be stopped.

@@ -223,4 +223,4 @@ def _run_unpickled(job: Job, pending: Pending) -> None:
         )
     finally:
         _worker.held = held
-    outcome.settle(job, kind, memoryview(payload))
+    outcome.settle(job, kind, memoryview(payload), here=True)

@@ -387,9 +387,11 @@ class Pool(concurrent.futures.Executor):
     def task(self, /, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(self, fn: Any = None, /, **options: Any) -> Any:
-        """Decorate a function so that calling it runs it on this pool.
+        """Decorate *fn* so that calling it runs it on this pool.
 
-        Takes the same options as :func:`background.task`.
+        Use it bare (``@pool.task``) or with the options of
+        :func:`background.task` other than *pool* and *process*
+        (``@pool.task(retries=3)``).
         """
         return _wrapper.decorate(fn, options, lambda: self, "Pool.task()")
 

@@ -40,7 +40,7 @@ class Task(Protocol, Generic[P, R]):
         ...
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
-        """Submit the call; return its future at once."""
+        """Submit ``fn(*args, **kwargs)``; return its future at once."""
         ...
 
     def map(
@@ -49,9 +49,16 @@ class Task(Protocol, Generic[P, R]):
         timeout: float | None = None,
         chunksize: int | None = None,
         buffersize: int | None = None,
+        ordered: bool = True,
+        return_exceptions: bool = False,
     ) -> Iterator[R]:
-        """Call the function on every item, in the background; results in order.
+        """Call the function on every item of *iterables*, in the background.
 
-        See :meth:`background.Pool.map`.
+        Runs on the task's pool, with its time limit; *timeout*,
+        *chunksize*, *buffersize*, *ordered* and *return_exceptions* are
+        those of :meth:`background.Pool.map`.
+
+        .. versionchanged:: 1.1
+           *ordered* and *return_exceptions*.
         """
         ...

@@ -174,8 +174,14 @@ def as_completed(
 ) -> Iterator[concurrent.futures.Future[T]]:
     """Yield the futures as they finish, first finished first.
 
-    With no futures, takes the default pool's outstanding tasks. Raises
-    :class:`TimeoutError` if they are not all done after *timeout* seconds.
+    Args:
+        futures: the futures to watch; with none, the default pool's
+            outstanding tasks.
+        timeout: seconds to wait in all; past them the iteration raises
+            :class:`TimeoutError` (``None``: wait for ever).
+        progress: show a tqdm progress bar (``pip install
+            'background[progress]'``); a dict of options for
+            :class:`tqdm.tqdm` shows one with those options.
 
     Example:
         >>> import background

@@ -268,7 +268,7 @@ class Manager:
         each.close()
         if held:
             job = held[0].job
-            job.set_exception(outcome.died(job, process.exitcode, runner.name))
+            job.hand_over(outcome.died(job, process.exitcode, runner.name), failed=True)
 
     def _forget(self, fd: int) -> None:
         try:
@@ -292,12 +292,11 @@ class Manager:
                     runner.leaving.append(each)
                     each.terminate()
         for job in expired:
-            job.set_exception(
-                FuturesTimeoutError(
-                    f"{job.name} did not finish within its timeout of {job.timeout:g} s; "
-                    "its worker process (and the processes it started) was stopped and replaced"
-                )
+            error = FuturesTimeoutError(
+                f"{job.name} did not finish within its timeout of {job.timeout:g} s; "
+                "its worker process (and the processes it started) was stopped and replaced"
             )
+            job.hand_over(error, failed=True)
 
     def _kill_stragglers(self) -> None:
         """SIGKILL the leaving workers whose grace is over."""

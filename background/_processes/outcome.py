@@ -6,9 +6,14 @@ import pickle
 import signal
 
 from background import _pickling
-from background._job import Job
 
 from . import worker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from background._job import Job
 
 
 class RemoteTraceback(Exception):
@@ -29,38 +34,43 @@ def with_remote_traceback(error: BaseException, text: str | None) -> BaseExcepti
     return error
 
 
-def settle(job: Job, kind: int, payload: memoryview) -> None:
-    """Settle *job*'s future from a worker's reply of *kind*."""
-    name = job.name
+def settle(job: Job, kind: int, payload: memoryview, *, here: bool = False) -> None:
+    """Settle *job*'s future from a worker's reply of *kind* (in the manager thread).
+
+    The reply is read here; the future's done-callbacks, if any, run in a
+    settler thread (see :meth:`Job.hand_over`), unless *here* (eager mode:
+    they run in this thread). An exception that the call raised may be
+    retried (see :meth:`Job.fail`).
+    """
     try:
         value = _pickling.loads(payload)
     except BaseException as error:  # SystemExit from a __reduce__ too: fail this call only
         failure = pickle.UnpicklingError(
-            f"the result of {name} came back from the worker process but cannot be "
+            f"the result of {job.name} came back from the worker process but cannot be "
             f"unpickled here: {worker.describe(error)}"
         )
         failure.__cause__ = error
-        job.set_exception(failure)
+        job.hand_over(failure, failed=True, here=here)
         return
     if kind == worker.OK:
-        job.set_result(value)
-    elif kind == worker.RAISED:
-        raised, text = value
-        job.fail(with_remote_traceback(raised, text))  # the call's own: maybe retried
-    elif kind == worker.RESULT_UNPICKLABLE:
-        type_name, description = value
-        job.set_exception(
-            pickle.PicklingError(
-                f"{name} returned a {type_name}, which cannot be pickled to send it "
-                f"back from the worker process ({description})"
-            )
-        )
+        job.hand_over(value, failed=False, here=here)
     else:
-        job.set_exception(
-            pickle.UnpicklingError(
-                f"the worker process could not load the call to {name}: {value}"
-            )
+        error = _failure(job.name, kind, value)
+        job.hand_over(error, failed=True, raised=kind == worker.RAISED, here=here)
+
+
+def _failure(name: str, kind: int, value: Any) -> BaseException:
+    """The exception that a worker's reply of *kind* (not ``OK``) stands for."""
+    if kind == worker.RAISED:
+        raised, text = value
+        return with_remote_traceback(raised, text)
+    if kind == worker.RESULT_UNPICKLABLE:
+        type_name, description = value
+        return pickle.PicklingError(
+            f"{name} returned a {type_name}, which cannot be pickled to send it "
+            f"back from the worker process ({description})"
         )
+    return pickle.UnpicklingError(f"the worker process could not load the call to {name}: {value}")
 
 
 def exit_reason(code: int | None) -> str:
