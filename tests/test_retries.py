@@ -386,7 +386,8 @@ def test_a_call_over_its_time_limit_is_not_retried() -> None:
 def test_a_process_call_stopped_by_its_time_limit_is_not_retried(tmp_path: pathlib.Path) -> None:
     path = str(tmp_path / "attempts")
     with make_pool("processes") as pool:
-        future = pool.task(retries=3, backoff=0.001, timeout=0.2)(logged_hang)(path)
+        assert pool.submit(attempts_in, path).result(TIMEOUT) == 0  # the worker imported us
+        future = pool.task(retries=3, backoff=0.001, timeout=0.5)(logged_hang)(path)
         with pytest.raises(concurrent.futures.TimeoutError, match="was stopped"):
             future.result(TIMEOUT)
     assert attempts_in(path) == 1

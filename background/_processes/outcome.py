@@ -55,8 +55,8 @@ def settle(job: Job, kind: int, payload: memoryview, *, here: bool = False) -> N
     if kind == worker.OK:
         job.hand_over(value, failed=False, here=here)
     else:
-        error = _failure(job.name, kind, value)
-        job.hand_over(error, failed=True, raised=kind == worker.RAISED, here=here)
+        raised = _failure(job.name, kind, value)
+        job.hand_over(raised, failed=True, raised=kind == worker.RAISED, here=here)
 
 
 def _failure(name: str, kind: int, value: Any) -> BaseException:
