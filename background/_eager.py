@@ -88,10 +88,12 @@ def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
         >>> @background.task
         ... def double(x):
         ...     return 2 * x
+
         >>> with background.eager():
         ...     future = double(21)
         ...     future.done()
         True
+
         >>> future.result()
         42
     """
