@@ -63,17 +63,13 @@ def eager(enabled: bool = True, /) -> AbstractContextManager[None]:
       caller instead of failing the future.
 
     The mode is process-wide: it applies to calls made in every thread, from
-    the moment ``eager()`` is called. Used as a context manager it lasts for
-    the ``with`` block, then the mode goes back to what it was before.
-    Blocks may nest, and open and close in several threads at once: the mode
-    is that of the last block entered that is still open, else that of the
-    last switch::
-
-        with background.eager():
-            ...  # every call runs at once here
-
-        background.eager()  # on from now on
-        background.eager(False)  # and off again
+    the moment ``eager()`` is called. Used as a context manager, ``with
+    background.eager():``, it lasts for the ``with`` block, then the mode
+    goes back to what it was before; called on its own it is a switch:
+    ``background.eager()`` turns it on for good, ``background.eager(False)``
+    off. Blocks may nest, and open and close in several threads at once: the
+    mode is that of the last block entered that is still open, else that of
+    the last switch.
 
     Args:
         enabled: turn eager mode on (the default) or off.

@@ -105,12 +105,6 @@ def task(
             pool the call runs on to its end, only its future fails.
             Default: the pool's ``timeout``, if any.
 
-    .. versionchanged:: 1.1
-       Retries wait without holding a worker: the call is submitted again
-       after the wait (it used to sleep in its worker). New parameters
-       *backoff_max*, *jitter* and *retry_timeout*. With *retries*,
-       *timeout* limits each attempt.
-
     Returns:
         The function, wrapped: calling it returns a :class:`~background.Future`.
 
@@ -118,6 +112,12 @@ def task(
         TypeError: *fn* is not a plain callable (a class, a coroutine function or
             a generator function, say), or an option has the wrong type.
         ValueError: an option is out of range.
+
+    .. versionchanged:: 1.1
+       Retries wait without holding a worker: the call is submitted again
+       after the wait (it used to sleep in its worker). New parameters
+       *backoff_max*, *jitter* and *retry_timeout*. With *retries*,
+       *timeout* limits each attempt.
 
     Example:
         >>> import background
