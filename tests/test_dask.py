@@ -338,7 +338,8 @@ def test_retries_happen_on_the_worker(pool: background.Pool) -> None:
 def test_a_retry_is_sent_to_the_cluster_again_after_its_wait(
     pool: background.Pool, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_retries import ManualTimer, attempts_in, logged_attempt, wait_for
+    from support import wait_until
+    from test_retries import ManualTimer, attempts_in, logged_attempt
 
     from background import _deadlines
 
@@ -347,14 +348,14 @@ def test_a_retry_is_sent_to_the_cluster_again_after_its_wait(
     retried = pool.task(retries=2, backoff=30)(logged_attempt)
     first, second = str(tmp_path / "first"), str(tmp_path / "second")
     future = retried(first, 1)
-    wait_for(lambda: timer.entries, "the first attempt failed on the cluster")
+    assert wait_until(lambda: timer.entries), "the first attempt failed on the cluster"
     assert not future.done()
     assert not future.running()  # waiting, on no worker
     timer.fire()
     assert future.result(TIMEOUT) == 2
     assert attempts_in(first) == 2
     cancelled = retried(second, 5)
-    wait_for(lambda: len(timer.waits) == 2, "the other call's first attempt failed")
+    assert wait_until(lambda: len(timer.waits) == 2), "the other call's first attempt failed"
     assert cancelled.cancel()
     timer.fire()
     assert background.wait([cancelled], timeout=TIMEOUT).done == {cancelled}

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
+from support import wait_until
 
 import background
 from background import _deadlines, _launch
@@ -147,15 +148,6 @@ def attempts_in(path: str) -> int:
         return 0
 
 
-def wait_for(condition: Callable[[], object], what: str) -> None:
-    """Poll until *condition* holds (a state, not a moment), for TIMEOUT seconds at most."""
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not the case after {TIMEOUT} s: {what}")
-        time.sleep(0.002)
-
-
 class ManualTimer:
     """Stands in for background's timer: records each retry's wait, fires on request."""
 
@@ -227,7 +219,7 @@ def test_the_worker_is_free_while_a_retry_waits_and_cancelling_ends_the_call(
     path = str(tmp_path / "attempts")
     retried = one_worker.task(retries=5, backoff=60)(logged_attempt)
     future = retried(path, 10)
-    wait_for(lambda: timer.entries, "the first attempt failed and its retry waits")
+    assert wait_until(lambda: timer.entries), "the first attempt failed and its retry waits"
     assert timer.waits == [60]
     assert not future.done()
     assert not future.running()
@@ -251,7 +243,7 @@ def test_a_retrying_task_handed_to_pool_submit_waits_without_a_worker_too(
     path = str(tmp_path / "attempts")
     retried = background.task(retries=1, backoff=60)(logged_attempt)
     future = one_worker.submit(retried, path, 1)
-    wait_for(lambda: timer.entries, "the first attempt failed and its retry waits")
+    assert wait_until(lambda: timer.entries), "the first attempt failed and its retry waits"
     assert one_worker.submit(pow, 3, 2).result(TIMEOUT) == 9  # the worker is free
     timer.fire()
     assert future.result(TIMEOUT) == 2
@@ -271,7 +263,7 @@ def test_the_future_stays_the_same_and_settles_once_after_the_last_attempt(
     retried = one_worker.task(retries=2, backoff=0.5, callback=remember)(logged_attempt)
     future = retried(path, 2)
     for attempt in (1, 2):
-        wait_for(lambda n=attempt: len(timer.waits) == n, f"attempt {attempt} failed")
+        assert wait_until(lambda n=attempt: len(timer.waits) == n), f"attempt {attempt} failed"
         assert not future.done()
         assert settled == []
         timer.fire()
@@ -290,7 +282,7 @@ def test_waits_double_up_to_backoff_max(
         retried = pool.task(retries=5, backoff=0.25, backoff_max=1.5)(logged_attempt)
         future = retried(path, 5)
         for attempt in range(1, 6):
-            wait_for(lambda n=attempt: len(timer.waits) == n, f"attempt {attempt} failed")
+            assert wait_until(lambda n=attempt: len(timer.waits) == n), f"attempt {attempt} failed"
             timer.fire()
         assert future.result(TIMEOUT) == 6
     assert timer.waits == [0.25, 0.5, 1.0, 1.5, 1.5]
@@ -304,7 +296,7 @@ def test_jitter_adds_up_to_that_many_seconds_to_each_wait(
         retried = background.task(retries=attempts, **options)(logged_attempt)
         future = retried(str(tmp_path / f"attempts{len(options)}"), attempts)
         for attempt in range(1, attempts + 1):
-            wait_for(lambda n=attempt: len(timer.waits) == n, f"attempt {attempt} failed")
+            assert wait_until(lambda n=attempt: len(timer.waits) == n), f"attempt {attempt} failed"
             timer.fire()
         assert future.result(TIMEOUT) == attempts + 1
         return list(timer.waits)
@@ -326,7 +318,7 @@ def test_retry_timeout_makes_no_attempt_that_would_start_after_it(
     retried = background.task(retries=5, backoff=10, retry_timeout=15)(logged_attempt)
     with caplog.at_level(logging.INFO, logger="background"):
         future = retried(path, 10)
-        wait_for(lambda: timer.entries, "the first attempt failed")
+        assert wait_until(lambda: timer.entries), "the first attempt failed"
         timer.fire()  # attempt 2 fails; a third would wait 20 s more, past the 15 s
         with pytest.raises(ConnectionError, match="failure 2"):
             future.result(TIMEOUT)
@@ -354,7 +346,7 @@ def test_each_retry_is_logged_with_its_wait(
     retried = background.task(retries=2, backoff=0.5)(logged_attempt)
     with caplog.at_level(logging.INFO, logger="background"):
         future = retried(str(tmp_path / "attempts"), 1)
-        wait_for(lambda: timer.entries, "the first attempt failed")
+        assert wait_until(lambda: timer.entries), "the first attempt failed"
         timer.fire()
         assert future.result(TIMEOUT) == 2
     (message,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying")]
@@ -379,7 +371,7 @@ def test_a_call_over_its_time_limit_is_not_retried() -> None:
     with pytest.raises(concurrent.futures.TimeoutError):
         future.result(TIMEOUT)
     release.set()
-    wait_for(lambda: not background.default_pool().outstanding(), "the call ended")
+    assert wait_until(lambda: not background.default_pool().outstanding()), "the call ended"
     assert attempts == [1]
 
 
@@ -427,14 +419,14 @@ def test_shutdown_without_waiting_returns_at_once_and_the_retries_still_run(
     path = str(tmp_path / "attempts")
     pool = background.Pool(1, name="retry-shutdown-nowait")
     future = pool.task(retries=3, backoff=5)(logged_attempt)(path, 1)
-    wait_for(lambda: timer.entries, "the first attempt failed")
+    assert wait_until(lambda: timer.entries), "the first attempt failed"
     pool.shutdown(wait=False)  # returns while the call waits for its retry
     assert not future.done()
     with pytest.raises(RuntimeError, match="is shut down"):
         pool.submit(abs, -1)  # no new calls, as usual
     timer.fire()
     assert future.result(TIMEOUT) == 2  # its retry ran all the same
-    wait_for(lambda: pool._runner.threads == 0, "the pool's worker stopped")
+    assert wait_until(lambda: pool._runner.threads == 0), "the pool's worker stopped"
 
 
 def test_an_attempt_that_fails_after_shutdown_with_cancel_futures_is_not_retried(
@@ -449,10 +441,10 @@ def test_an_attempt_that_fails_after_shutdown_with_cancel_futures_is_not_retried
         raise ConnectionError("after the shutdown")
 
     running = fails_once_released()
-    wait_for(running.running, "the call runs")
+    assert wait_until(running.running), "the call runs"
     stopper = threading.Thread(target=lambda: pool.shutdown(wait=True, cancel_futures=True))
     stopper.start()
-    wait_for(lambda: _launch._books[pool].stopped, "the pool stopped")
+    assert wait_until(lambda: _launch._books[pool].stopped), "the pool stopped"
     release.set()  # the attempt fails now: no retry is made in a pool that stopped
     stopper.join(TIMEOUT)
     with pytest.raises(ConnectionError, match="after the shutdown"):
@@ -466,11 +458,11 @@ def test_shutdown_with_cancel_futures_and_cancel_queued_cancel_waiting_retries(
     pool = background.Pool(1, name="retry-cancel")
     retried = pool.task(retries=3, backoff=5)(logged_attempt)
     first = retried(str(tmp_path / "first"), 3)
-    wait_for(lambda: len(timer.entries) == 1, "the first call waits for its retry")
+    assert wait_until(lambda: len(timer.entries) == 1), "the first call waits for its retry"
     assert pool.cancel_queued() == 1
     assert first.cancelled()
     second = retried(str(tmp_path / "second"), 3)
-    wait_for(lambda: len(timer.waits) == 2, "the second call waits for its retry")
+    assert wait_until(lambda: len(timer.waits) == 2), "the second call waits for its retry"
     pool.shutdown(wait=True, cancel_futures=True)
     assert second.cancelled()
     assert pool.outstanding() == []
@@ -481,11 +473,11 @@ def test_a_waiting_retry_keeps_its_max_pending_place(
 ) -> None:
     retried = background.task(retries=1, backoff=5, max_pending=1)(logged_attempt)
     first = retried(str(tmp_path / "first"), 1)
-    wait_for(lambda: timer.entries, "the first call waits for its retry")
+    assert wait_until(lambda: timer.entries), "the first call waits for its retry"
     blocked: list[background.Future[int]] = []
     caller = threading.Thread(target=lambda: blocked.append(retried(str(tmp_path / "b"), 0)))
     caller.start()
-    wait_for(lambda: caller.is_alive(), "the second call was made")
+    assert wait_until(lambda: caller.is_alive()), "the second call was made"
     assert not blocked  # the waiting call still holds the only place
     timer.fire()
     assert first.result(TIMEOUT) == 2
