@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import multiprocessing
 import time
 from collections.abc import Iterator
 
@@ -21,35 +22,31 @@ HOLD = 3 * LIMIT
 def pool(request: pytest.FixtureRequest) -> Iterator[background.Pool]:
     kind = request.param
     if kind.endswith("executor"):
-        executor_type = (
-            concurrent.futures.ThreadPoolExecutor
-            if kind == "thread-executor"
-            else concurrent.futures.ProcessPoolExecutor
-        )
-        with executor_type(1) as executor, background.Pool(1, executor=executor) as pool:
+        executor: concurrent.futures.Executor
+        if kind == "thread-executor":
+            executor = concurrent.futures.ThreadPoolExecutor(1)
+        else:  # not forked from this process, which runs threads
+            context = multiprocessing.get_context("forkserver")
+            executor = concurrent.futures.ProcessPoolExecutor(1, mp_context=context)
+        with executor, background.Pool(1, executor=executor) as pool:
             yield pool
     else:
         with background.Pool(1, process=kind == "processes") as pool:
             yield pool
 
 
+# Not a ProcessPoolExecutor: it takes calls over to its own queue ahead of time
+# (how many depends on the Python version), and their clock starts then, the
+# last moment this process sees (the guarantees page says so).
+@pytest.mark.parametrize("pool", ["threads", "processes", "thread-executor"], indirect=True)
 def test_time_waiting_in_the_queue_does_not_count_against_the_limit(
-    pool: background.Pool, request: pytest.FixtureRequest
+    pool: background.Pool,
 ) -> None:
     holding = pool.submit(time.sleep, HOLD)
     queued_at = time.monotonic()
-    quick = background.task(pool=pool, timeout=LIMIT)(abs)
-    second, third = quick(-7), quick(-8)
-    # Each waited HOLD seconds or more for the one worker, then ran at once.
-    assert third.result(WAIT) == 8
-    assert time.monotonic() - queued_at >= HOLD
-    if request.node.callspec.params["pool"] == "process-executor":
-        # A ProcessPoolExecutor hands one call per worker over ahead of time,
-        # to its own queue: the clock of a call handed over starts then.
-        with pytest.raises(concurrent.futures.TimeoutError):
-            second.result(WAIT)
-    else:
-        assert second.result(WAIT) == 7
+    quick = background.task(pool=pool, timeout=LIMIT)(abs)(-7)
+    assert quick.result(WAIT) == 7  # it waited HOLD seconds for the worker, then ran at once
+    assert time.monotonic() - queued_at >= HOLD - 0.05
     holding.result(WAIT)
 
 
