@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import POOL_KINDS, pool_of_kind
 
 import background
 from background import _eager
 
 TIMEOUT = 30
-KINDS = ["threads", "processes", "executor"]
+KINDS = POOL_KINDS
 
 REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST", default="unset")
 
@@ -44,13 +45,7 @@ def fails(text: str) -> None:
 
 
 def make_pool(kind: str) -> background.Pool:
-    if kind == "threads":
-        return background.Pool(2, name="eager-threads")
-    if kind == "processes":
-        return background.Pool(2, process=True, name="eager-processes")
-    return background.Pool(
-        executor=concurrent.futures.ThreadPoolExecutor(2), name="eager-executor"
-    )
+    return pool_of_kind(kind, 2, f"eager-{kind}")
 
 
 @pytest.fixture(params=KINDS)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
-from support import wait_until
+from support import POOL_KINDS, pool_of_kind, wait_until
 
 import background
 from background import _deadlines, _launch
@@ -178,16 +178,11 @@ def timer(monkeypatch: pytest.MonkeyPatch) -> ManualTimer:
     return manual
 
 
-KINDS = ["threads", "processes", "executor"]
+KINDS = POOL_KINDS
 
 
 def make_pool(kind: str, n: int = 1) -> background.Pool:
-    if kind == "threads":
-        return background.Pool(n, name="retry-threads")
-    if kind == "processes":
-        return background.Pool(n, process=True, name="retry-processes")
-    executor = concurrent.futures.ThreadPoolExecutor(n)
-    return background.Pool(n, executor=executor, name="retry-executor")
+    return pool_of_kind(kind, n, f"retry-{kind}")
 
 
 @pytest.fixture(params=KINDS)
