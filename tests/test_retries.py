@@ -480,9 +480,11 @@ def test_a_waiting_retry_keeps_its_max_pending_place(
     assert blocked[0].result(TIMEOUT) == 1
 
 
-def test_map_of_a_retrying_task_retries_too(tmp_path: pathlib.Path) -> None:
+def test_map_of_a_retrying_task_retries_too(
+    one_worker: background.Pool, tmp_path: pathlib.Path
+) -> None:
     paths = [str(tmp_path / f"item{i}") for i in range(3)]
-    retried = background.task(retries=2, backoff=0.001, jitter=0.001)(logged_attempt)
+    retried = one_worker.task(retries=2, backoff=0.001, jitter=0.001)(logged_attempt)
     assert list(retried.map(paths, [2, 1, 0], timeout=TIMEOUT)) == [3, 2, 1]
 
 
