@@ -46,13 +46,6 @@ class RetryPolicy:
         self.jitter = jitter
         self.retry_timeout = retry_timeout
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for name, value in zip(self.__slots__, state):
-            setattr(self, name, value)
-
     def wait(self, failed: int) -> float:
         """Seconds to wait after attempt number *failed* before the next one."""
         seconds = self.backoff * 2.0 ** min(failed - 1, _MAX_DOUBLINGS)
@@ -110,10 +103,9 @@ class RetryPolicy:
 class Retrying:
     """Calls *fn*; on a failure that *policy* retries, sleeps and calls it again.
 
-    For calls that travel as one function (``Task.map``, a task handed to a
-    process pool): the retries happen inside whichever worker runs the call,
-    holding it while they wait. In eager mode they do not wait. A plain
-    picklable object.
+    For calls that travel as one function (the calls of a map): the retries
+    happen inside whichever worker runs the call, holding it while they wait.
+    In eager mode they do not wait. A plain picklable object.
     """
 
     __slots__ = ("__wrapped__", "policy")
