@@ -7,7 +7,7 @@ import contextvars
 import itertools
 import threading
 
-from . import _exit, _validate, _wrapper
+from . import _exit, _launch, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count
 from ._diagnostics import task_name
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from ._gate import Gate
     from ._protocols import Runner
+    from ._retry import RetryPolicy
     from ._types import P, Task
 
     R = TypeVar("R")
@@ -222,7 +223,7 @@ class Pool(concurrent.futures.Executor):
                 (see :doc:`/guarantees`).
         """
         _validate.task_function(fn, "Pool.submit()", decorating=False)
-        return self._submit(_wrapper.unwrap(fn), args, kwargs, (), ())
+        return _wrapper.submit_unwrapped(self, fn, args, kwargs)
 
     def _submit(
         self,
@@ -232,6 +233,7 @@ class Pool(concurrent.futures.Executor):
         callbacks: tuple[Callable[[Future[Any]], object], ...],
         gates: tuple[Gate, ...],
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Future[Any]:
         if self.closed:  # fail fast; checked again below, under the lock
             raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
@@ -265,11 +267,11 @@ class Pool(concurrent.futures.Executor):
                     raise
             self._outstanding.add(future)
             try:
-                self._runner.start(job)
+                started = _launch.start(self, job, retry)
             except BaseException:
                 job.release()
                 raise
-        return future
+        return _launch.finish(job, started)  # in eager mode, runs the call here
 
     def map(
         self,
@@ -368,11 +370,11 @@ class Pool(concurrent.futures.Executor):
         with self._shutdown_lock:
             self._shutdown = True
             self._stop_when_collected.clear()  # stopped now, not again once collected
-        self._runner.shutdown(wait, cancel_futures)
+        _launch.shutdown(self, wait, cancel_futures)  # the runner's, after retries that wait
 
     def cancel_queued(self) -> int:
-        """Cancel every call that has not started; return how many."""
-        return self._runner.cancel_queued()
+        """Cancel every call that has not started (or waits for a retry); return how many."""
+        return self._runner.cancel_queued() + _launch.cancel_waiting(self)
 
     def _forget_parent_in_child(self) -> None:
         """In a forked child: the parent's calls are not ours, nor its held locks."""
