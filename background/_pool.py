@@ -106,9 +106,7 @@ class Pool(concurrent.futures.Executor):
             chosen with :func:`multiprocessing.set_start_method`, else the
             platform's default, except that ``fork`` gives way to
             ``forkserver`` (as in Python 3.14): forking a process that runs
-            threads, as every process pool's parent does, can deadlock. With
-            ``forkserver``, the pool starts background's fork server (one for
-            the whole program) as soon as it is made.
+            threads, as every process pool's parent does, can deadlock.
         max_tasks_per_worker: replace a worker process after it has run this
             many calls (for code that leaks); only with ``process=True``.
         timeout: the time limit of each call, in seconds (default: none),
