@@ -59,6 +59,7 @@ class _ForkServer:
 
         Raises:
             OSError: it cannot start (out of processes, say).
+            RuntimeError: ``sys.executable`` is not known.
         """
         with self._lock:
             if self._control is None:
@@ -204,6 +205,7 @@ def start() -> None:
 
     Raises:
         OSError: it cannot start (out of processes, say).
+        RuntimeError: ``sys.executable`` is not known.
     """
     _fork_server.start()
 
