@@ -783,25 +783,28 @@ def test_workers_hold_no_inheritable_descriptor_of_the_program(
     assert done.stdout.strip() == "True"
 
 
-OPTIMIZED = """\
+INTERPRETER_OPTIONS = """\
 import sys
 import background
 
-def optimize():
-    return sys.flags.optimize
+def options():
+    return sys.flags.optimize, sys.flags.dev_mode, sys.warnoptions
 
 with background.Pool(1, process=True, start_method=sys.argv[1]) as pool:
-    print(pool.submit(optimize).result())
+    print(pool.submit(options).result() == options(), options())
 """
 
 
 @pytest.mark.parametrize("method", ["forkserver", "spawn"])
-@pytest.mark.parametrize("options", [[], ["-O"]], ids=["plain", "-O"])
+@pytest.mark.parametrize(
+    "options", [[], ["-O"], ["-X", "dev"], ["-W", "error::UserWarning"]], ids=str
+)
 def test_workers_run_with_the_interpreter_s_options(
     method: str, options: list[str], tmp_path: Path
 ) -> None:
-    script = tmp_path / "optimized.py"
-    script.write_text(OPTIMIZED)
+    script = tmp_path / "options.py"
+    script.write_text(INTERPRETER_OPTIONS)
+    unset = ("PYTHONOPTIMIZE", "PYTHONDEVMODE", "PYTHONWARNINGS")
     done = subprocess.run(
         [sys.executable, *options, str(script), method],
         capture_output=True,
@@ -809,10 +812,12 @@ def test_workers_run_with_the_interpreter_s_options(
         timeout=WAIT * 2,
         check=False,
         cwd=tmp_path,
-        env={k: v for k, v in os.environ.items() if k != "PYTHONOPTIMIZE"},
+        env={k: v for k, v in os.environ.items() if k not in unset},
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(len(options))
+    assert done.stdout.startswith("True "), done.stdout  # the worker's are the program's
+    if options:
+        assert "(0, False, [])" not in done.stdout  # and the options did take effect
 
 
 def test_a_function_sent_by_value_is_pickled_once_per_pool(
