@@ -199,3 +199,41 @@ def exit_at(x: int, bad: int) -> int:
     if x == bad:
         os._exit(7)
     return x
+
+
+def spawn_child_and_wait(started: str, seconds: float) -> int:
+    """Start a child process that sleeps, record both pids in *started*, then wait."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+    Path(started).write_text(f"{os.getpid()} {child.pid}")
+    child.wait()
+    return os.getpid()
+
+
+def grow_memory(megabytes: int) -> int:
+    """Keep *megabytes* of memory alive in the worker; return its pid."""
+    global _KEPT
+    _KEPT = bytearray(megabytes << 20)
+    return os.getpid()
+
+
+_KEPT = bytearray()
+
+
+def use_nested_pools(method: str) -> tuple[list[int], bool, bool, bool]:
+    """Inside a worker: a process pool and a thread pool of its own."""
+    import multiprocessing
+
+    with background.Pool(2, process=True, start_method=method) as inner:
+        pids = [inner.submit(pid).result(60) for _ in range(2)]
+        results = list(inner.map(square, range(4)))
+    with background.Pool(2) as threads:
+        here = threads.submit(os.getpid).result(60)
+    return (
+        results,
+        os.getpid() not in pids,
+        here == os.getpid(),
+        multiprocessing.current_process().daemon,
+    )

@@ -1,0 +1,136 @@
+"""Stopping what runs in worker processes, replacing leaky workers, idle workers, nesting."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_processes_helpers as helpers
+
+import background
+
+WAIT = 60
+METHODS = ["fork", "spawn", "forkserver"]
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:  # a zombie that nobody reaped yet is gone too
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def _wait_until(condition: Any, seconds: float = WAIT) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _started(path: Path) -> list[int]:
+    assert _wait_until(lambda: path.exists() and path.read_text() != "")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cancelling_a_running_call_stops_its_worker_and_children_and_the_pool_goes_on(
+    method: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pids"
+    with background.Pool(1, process=True, start_method=method) as pool:
+        future = pool.submit(helpers.spawn_child_and_wait, str(marker), 60)
+        worker, child = _started(marker)
+        assert future.running()
+        started = time.monotonic()
+        assert future.cancel()
+        assert future.cancelled()
+        assert future.done()
+        with pytest.raises(concurrent.futures.CancelledError):
+            future.result(0)
+        assert _wait_until(lambda: _gone(worker) and _gone(child), 2)
+        assert time.monotonic() - started < 2
+        assert pool.submit(helpers.square, 6).result(WAIT) == 36  # a new worker
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_kill_stops_a_pool_with_long_calls_running_within_two_seconds(
+    method: str, tmp_path: Path
+) -> None:
+    markers = [tmp_path / f"pids{i}" for i in range(2)]
+    pool = background.Pool(2, process=True, start_method=method)
+    running = [pool.submit(helpers.spawn_child_and_wait, str(m), 60) for m in markers]
+    queued = [pool.submit(helpers.square, i) for i in range(5)]
+    pids = [pid for marker in markers for pid in _started(marker)]
+    started = time.monotonic()
+    pool.kill()
+    assert time.monotonic() - started < 2
+    assert all(f.cancelled() for f in running + queued)
+    assert _wait_until(lambda: all(_gone(pid) for pid in pids), 2)
+    assert pool.closed
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(helpers.square, 1)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_worker_over_its_memory_limit_is_replaced_after_its_call(method: str) -> None:
+    with background.Pool(
+        1, process=True, start_method=method, max_memory_per_worker=200 << 20
+    ) as pool:
+        first = pool.submit(helpers.grow_memory, 1).result(WAIT)
+        assert pool.submit(helpers.pid).result(WAIT) == first  # under the limit: kept
+        leaky = pool.submit(helpers.grow_memory, 300).result(WAIT)
+        assert leaky == first
+        assert pool.submit(helpers.pid).result(WAIT) != leaky  # replaced
+        assert _wait_until(lambda: _gone(leaky), 5)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_idle_workers_retire_and_come_back_on_demand(method: str) -> None:
+    with background.Pool(2, process=True, start_method=method, idle_timeout=0.2) as pool:
+        pids = {f.result(WAIT) for f in [pool.submit(helpers.slow_pid, 0.1) for _ in range(4)]}
+        assert pool._runner.threads == 2
+        assert _wait_until(lambda: pool._runner.threads == 0, 10)
+        assert all(_wait_until(lambda pid=pid: _gone(pid), 5) for pid in pids)
+        again = pool.submit(helpers.pid).result(WAIT)
+        assert again not in pids
+
+
+def test_idle_thread_workers_retire_and_come_back_on_demand() -> None:
+    with background.Pool(3, idle_timeout=0.2) as pool:
+        assert [f.result(WAIT) for f in [pool.submit(pow, 2, i) for i in range(6)]] == [
+            1,
+            2,
+            4,
+            8,
+            16,
+            32,
+        ]
+        assert _wait_until(lambda: pool._runner.threads == 0, 10)
+        assert pool.submit(abs, -4).result(WAIT) == 4
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_process_task_can_use_process_and_thread_pools_of_its_own(method: str) -> None:
+    with background.Pool(1, process=True, start_method=method) as pool:
+        results, elsewhere, in_threads, daemon = pool.submit(
+            helpers.use_nested_pools, method
+        ).result(WAIT)
+    assert results == [0, 1, 4, 9]
+    assert elsewhere
+    assert in_threads
+    assert daemon is False
