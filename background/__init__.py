@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ._api import callback, default_pool, remove_callback, run, shutdown, use
     from ._dask import dask_pool
     from ._errors import WorkerDied
-    from ._future import Future
+    from ._future import Future, cancelled
     from ._pool import Pool
     from ._task import Task, task
     from ._waiting import DoneAndNotDone, as_completed, results, wait
@@ -36,6 +36,7 @@ __all__ = [
     "WorkerDied",
     "as_completed",
     "callback",
+    "cancelled",
     "dask_pool",
     "default_pool",
     "n",
@@ -61,6 +62,7 @@ _homes = {
     "use": "_api",
     "dask_pool": "_dask",
     "Future": "_future",
+    "cancelled": "_future",
     "Pool": "_pool",
     "Task": "_task",
     "WorkerDied": "_errors",

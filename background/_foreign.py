@@ -55,6 +55,20 @@ class ExecutorRunner:
         else:
             self.executor.shutdown(wait=wait)
 
+    def kill(self) -> list[Job]:
+        """Stop the executor's workers, if it has a way: Python 3.14's
+        ``ProcessPoolExecutor.terminate_workers()`` (``SIGTERM``; it shuts the
+        executor down too), else ``kill_workers()``; else shut it down without
+        waiting, cancelling what it has queued. The pool settles its futures.
+        """
+        for name in ("terminate_workers", "kill_workers"):
+            stop = getattr(self.executor, name, None)
+            if callable(stop):
+                stop()
+                return []
+        self.shutdown(wait=False, cancel_futures=True)
+        return []
+
     def cancel_queued(self) -> int:
         """The executor owns its queue: nothing to cancel from here."""
         return 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextvars
-from concurrent.futures import InvalidStateError
+from concurrent.futures import CancelledError, InvalidStateError
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._future import _FINISHED, Future, _worker
+from ._future import _CANCELLED_AND_NOTIFIED, _FINISHED, _RUNNING, Future, _worker
 from ._outstanding import Outstanding
 
 if TYPE_CHECKING:
@@ -67,9 +67,11 @@ class Job:
             _deadlines.arm(self, self.timeout)
         gates = self.gates
         held: tuple[Gate, ...] = ()
+        state = _worker
         if gates:  # what this call submits must not wait on its own places
-            held = _worker.held
-            _worker.held = held + gates
+            held = state.held
+            state.held = held + gates
+        outer, state.running = state.running, self.future
         try:
             try:
                 if self.context is None:
@@ -77,10 +79,14 @@ class Job:
                 else:
                     result = self.context.run(self.fn, *self.args, **self.kwargs)
             finally:
+                state.running = outer
                 if gates:
-                    _worker.held = held
+                    state.held = held
         except BaseException as exception:
-            self.set_exception(exception)
+            if isinstance(exception, CancelledError) and self.future._cancel_requested:
+                self.cancel_running()  # it saw background.cancelled() and stopped
+            else:
+                self.set_exception(exception)
             # The traceback holds this frame; drop our references so that the
             # future and the job are not kept alive by a reference cycle.
             self = None  # type: ignore[assignment]
@@ -100,7 +106,10 @@ class Job:
         """
         future = self.future
         with future._condition:
-            started = future._state != _FINISHED and future.set_running_or_notify_cancel()
+            started = (
+                future._state not in (_FINISHED, _CANCELLED_AND_NOTIFIED)
+                and future.set_running_or_notify_cancel()
+            )
         if not started:
             self.release()
         return started
@@ -145,11 +154,18 @@ class Job:
     def cancel(self) -> None:
         """Cancel a job that never started; waiters count it as done at once."""
         future = self.future
-        if future.cancel() and future._state == "CANCELLED":
-            # Not yet "cancelled and notified": without this step,
-            # concurrent.futures.wait() and as_completed() never count it done.
-            future.set_running_or_notify_cancel()
+        if future._state == _RUNNING:  # marked running by a worker that died before it
+            self.cancel_running()
+            return
+        future._cancel_and_notify()
         self.release()
+
+    def cancel_running(self) -> None:
+        """Settle the future of a call stopped while it ran: it ends cancelled."""
+        try:
+            self.future._cancel_running()
+        finally:
+            self.release()
 
     def release(self) -> None:
         """Forget the job: it no longer counts as outstanding or pending.
@@ -157,10 +173,12 @@ class Job:
         Its arguments are dropped too: whatever still holds the job (a done
         callback kept by another executor's future, say) must not keep them.
         """
-        self.outstanding.discard(self.future)
+        future = self.future
+        self.outstanding.discard(future)
+        future._stop = None  # it held this job: no cycle left behind
         gates, self.gates = self.gates, ()
         if gates:
-            self.future._gates = ()  # its callbacks have run: it holds no place now
+            future._gates = ()  # its callbacks have run: it holds no place now
             for gate in gates:
                 gate.leave()
         self.args = ()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import functools
 import itertools
 import threading
 from collections import deque
@@ -11,12 +12,13 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar, cast, overload
 
 from . import _exit, _validate
-from ._future import Future, _worker, call_callback
+from ._future import Future, _worker, call_callback, cancel_unstarted
 from ._gate import Gate, enter_all
 from ._job import Job, task_name
 from ._outstanding import Outstanding
 
 if TYPE_CHECKING:
+    from ._processes.runner import ProcessRunner
     from ._task import P, Task
 
 R = TypeVar("R")
@@ -37,6 +39,19 @@ class Runner(Protocol):
     def shutdown(self, wait: bool, cancel_futures: bool) -> None: ...
 
     def cancel_queued(self) -> int: ...
+
+    def kill(self) -> list[Job]:
+        """Cancel the queued calls, stop the running ones where it can, and
+        return the jobs it stopped while running (for the pool to settle)."""
+        ...
+
+
+def _stop_running(runner: ProcessRunner, job: Job) -> bool:
+    """Stop *job*'s running call (a future's ``_stop``); ``True`` once it ended cancelled."""
+    if not runner.stop(job):
+        return False
+    job.cancel_running()
+    return True
 
 
 def default_worker_count() -> int:
@@ -132,6 +147,17 @@ class Pool(concurrent.futures.Executor):
             replaced. A thread cannot be stopped: in a thread pool only the
             future fails, and the call runs on to its end, keeping its worker.
             ``@background.task(timeout=...)`` overrides it for one task.
+        max_memory_per_worker: replace a worker process after a call that
+            left it using more than this many bytes of resident memory (for
+            code that leaks, or keeps a cache that only grows); the call's
+            result is not affected. Only with ``process=True``.
+        idle_timeout: a worker that waits this many seconds for work ends,
+            so an unused pool shrinks to no workers at all; new ones start
+            when work comes (for processes, each start costs the start
+            method's price). Threads and processes; not with ``executor=``.
+
+    .. versionchanged:: 1.1
+       ``max_memory_per_worker`` and ``idle_timeout``.
 
     Example:
         >>> import background
@@ -158,6 +184,8 @@ class Pool(concurrent.futures.Executor):
         start_method: str | None = None,
         max_tasks_per_worker: int | None = None,
         timeout: float | None = None,
+        max_memory_per_worker: int | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         n = default_worker_count() if n is None else _validate.worker_count(n, "Pool n")
         max_pending = _validate.optional_positive_int(max_pending, "max_pending")
@@ -177,9 +205,24 @@ class Pool(concurrent.futures.Executor):
         max_tasks_per_worker = _validate.optional_positive_int(
             max_tasks_per_worker, "max_tasks_per_worker"
         )
-        if not process and (start_method is not None or max_tasks_per_worker is not None):
-            option = "start_method" if start_method is not None else "max_tasks_per_worker"
-            raise ValueError(f"{option} applies to worker processes: give process=True too")
+        max_memory_per_worker = _validate.optional_bytes(
+            max_memory_per_worker, "max_memory_per_worker"
+        )
+        idle_timeout = _validate.optional_seconds(idle_timeout, "idle_timeout")
+        if not process:
+            for option, value in (
+                ("start_method", start_method),
+                ("max_tasks_per_worker", max_tasks_per_worker),
+                ("max_memory_per_worker", max_memory_per_worker),
+            ):
+                if value is not None:
+                    raise ValueError(
+                        f"{option} applies to worker processes: give process=True too"
+                    )
+        if executor is not None and idle_timeout is not None:
+            raise ValueError(
+                "idle_timeout applies to the pool's own workers: an executor= manages its own"
+            )
         if start_method is not None:
             _validate.start_method(start_method)
         self._name = name or f"background-{next(_pool_numbers)}"
@@ -190,6 +233,8 @@ class Pool(concurrent.futures.Executor):
         self._gates: tuple[Gate, ...] = (Gate(max_pending),) if max_pending else ()
         self.max_pending = max_pending
         self._runner: Runner
+        #: The runner that can stop a running call (a process pool's).
+        self._stoppable: ProcessRunner | None = None
         self._kind = "executor" if executor is not None else "processes" if process else "threads"
         if executor is not None:
             from ._foreign import ExecutorRunner
@@ -205,11 +250,14 @@ class Pool(concurrent.futures.Executor):
                 initargs,
                 start_method=start_method,
                 max_tasks_per_worker=max_tasks_per_worker,
+                max_memory_per_worker=max_memory_per_worker,
+                idle_timeout=idle_timeout,
             )
+            self._stoppable = self._runner
         else:
             from ._threads import ThreadRunner
 
-            self._runner = ThreadRunner(n, self._name, initializer, initargs)
+            self._runner = ThreadRunner(n, self._name, initializer, initargs, idle_timeout)
         #: The runner to shut down if the pool is collected unshut (see _exit).
         self._stop_when_collected: list[Runner] = []
         _exit.register(self)
@@ -288,6 +336,8 @@ class Pool(concurrent.futures.Executor):
         if timeout is None:
             timeout = self._timeout
         job = Job(future, fn, args, kwargs, context, self._outstanding, gates, timeout)
+        if self._stoppable is not None:
+            future._stop = functools.partial(_stop_running, self._stoppable, job)
         # Under the lock, so that shutdown() cannot slip in between the check
         # and the queueing, which would leave this job behind its workers' stop.
         with self._shutdown_lock:
@@ -392,6 +442,41 @@ class Pool(concurrent.futures.Executor):
     def cancel_queued(self) -> int:
         """Cancel every call that has not started; return how many."""
         return self._runner.cancel_queued()
+
+    def kill(self) -> None:
+        """Stop the pool now: cancel what is queued, stop what runs, and return.
+
+        The pool is shut down (later calls raise :class:`RuntimeError`) and
+        every call that has not started is cancelled. Then, by kind of pool:
+
+        * processes: every worker, and every process it started, gets
+          ``SIGTERM``, then ``SIGKILL`` after half a second if it lives on;
+          the running calls' futures end cancelled. It returns once the
+          workers are gone: within about a second.
+        * threads: a thread cannot be stopped from outside, so the running
+          calls are asked to stop (their :func:`background.cancelled` turns
+          ``True``) and it returns at once; each running call's future
+          settles when the call ends, as with ``cancel()``.
+        * ``executor=``: the executor's own ``terminate_workers()`` is called
+          (``ProcessPoolExecutor`` has it from Python 3.14), else its
+          ``kill_workers()``, else ``shutdown(wait=False,
+          cancel_futures=True)``; the pool's futures of calls not finished
+          then are cancelled.
+
+        :meth:`shutdown` is the gentle way (let calls finish); ``kill()``
+        is the way to stop now, which ``shutdown`` has no option for, so
+        that ``shutdown(wait=True)`` keeps its one meaning: nothing is lost.
+
+        .. versionadded:: 1.1
+        """
+        with self._shutdown_lock:
+            self._shutdown = True
+            self._stop_when_collected.clear()  # stopped now, not again once collected
+        for job in self._runner.kill():
+            job.cancel_running()
+        for future in self._outstanding.snapshot():
+            # A foreign executor's call (pending here), or a running thread call (told).
+            future._cancel_and_notify()
 
     def _forget_parent_in_child(self) -> None:
         """In a forked child: the parent's calls are not ours, nor its held locks."""
@@ -508,5 +593,5 @@ def _drain_in_order(
     finally:
         # Cancelled, or left running: either way nobody will look at them.
         for future in in_flight:
-            future.cancel()
+            cancel_unstarted(future)
             future._abandon()

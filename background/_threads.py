@@ -70,9 +70,12 @@ class ThreadRunner:
         name: str,
         initializer: Callable[..., object] | None = None,
         initargs: tuple[Any, ...] = (),
+        idle_timeout: float | None = None,
     ) -> None:
         self._n = n
         self._name = name
+        #: Seconds a worker waits for a job before it ends (a new one starts on demand).
+        self._idle_timeout = idle_timeout
         self._initializer = initializer
         self._initargs = initargs
         self._reset()
@@ -159,11 +162,16 @@ class ThreadRunner:
             except BaseException as error:
                 self._initializer_failed(error)
                 return
-        get, lock = self._queue.get, self._lock
+        get, lock, idle_timeout = self._queue.get, self._lock, self._idle_timeout
         while True:
             with lock:
                 self._idle += 1
-            job = get()
+            try:
+                job = get(timeout=idle_timeout)
+            except Empty:  # idle for idle_timeout seconds: leave
+                if self._retire_idle():
+                    return
+                continue
             with lock:
                 self._idle -= 1
             # A submitter that looked while this thread had taken a job but not
@@ -179,6 +187,20 @@ class ThreadRunner:
             del job
             if self._alive > self._n + self._lent and self._retire(stopping=False):
                 return
+
+    def _retire_idle(self) -> bool:
+        """End this idle worker, unless a job came meanwhile; ``True`` if it ends."""
+        with self._lock:
+            self._idle -= 1
+            if self._queue.qsize():  # queued just now, counting on this worker: stay
+                return False
+            self._alive -= 1
+            self._threads.discard(threading.current_thread())
+        # A submitter that queued a job after the check above, but looked at
+        # the idle count before it dropped, started no thread: look again.
+        if self._queue.qsize() > self._idle:
+            self._add_thread()
+        return True
 
     @contextlib.contextmanager
     def _lend(self) -> Iterator[None]:
@@ -275,6 +297,11 @@ class ThreadRunner:
                     if thread not in self._threads:
                         return  # it could not start
                 time.sleep(0.001)
+
+    def kill(self) -> list[Job]:
+        """Cancel the queued jobs and let the threads end; none can be stopped."""
+        self.shutdown(wait=False, cancel_futures=True)
+        return []
 
     def cancel_queued(self) -> int:
         """Cancel every job not started yet; return how many."""

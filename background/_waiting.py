@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from . import _default, _interruptible, _validate
-from ._future import Future, _lend_worker, _worker, running_callbacks
+from ._future import Future, _lend_worker, _worker, cancel_unstarted, running_callbacks
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ def _waiting_on(items: list[concurrent.futures.Future[Any]], bar: Any) -> Iterat
             yield
     except KeyboardInterrupt:
         for future in items:
-            future.cancel()
+            cancel_unstarted(future)
         raise
     finally:
         if bar is not None:

@@ -132,8 +132,10 @@ def process_map(
                     raise with_remote_traceback(error, text)
         finally:
             # Cancelled, or left running: either way nobody will look at them.
+            from background._future import cancel_unstarted
+
             for _, future in in_flight:
-                future.cancel()
+                cancel_unstarted(future)
                 future._abandon()
 
     return drain()

@@ -183,6 +183,10 @@ class ProcessRunner:
         or if the call is not running here. The caller settles its future.
         """
         with self.lock:
+            for pending in self.queue:
+                if pending.job is job:  # marked running, back in the queue (see requeue_locked)
+                    self.queue.remove(pending)
+                    return True
             for each in self.workers:
                 if len(each.calls) == 1 and each.calls[0][1].job is job:
                     each.calls.clear()
