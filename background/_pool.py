@@ -457,11 +457,13 @@ class Pool(concurrent.futures.Executor):
           calls are asked to stop (their :func:`background.cancelled` turns
           ``True``) and it returns at once; each running call's future
           settles when the call ends, as with ``cancel()``.
-        * ``executor=``: the executor's own ``terminate_workers()`` is called
-          (``ProcessPoolExecutor`` has it from Python 3.14), else its
-          ``kill_workers()``, else ``shutdown(wait=False,
-          cancel_futures=True)``; the pool's futures of calls not finished
-          then are cancelled.
+        * ``executor=``: the pool's futures of calls not finished are
+          cancelled, then the executor's own ``terminate_workers()`` is
+          called (``ProcessPoolExecutor`` has it from Python 3.14: it sends
+          its workers ``SIGTERM``, but not the processes they started), else
+          its ``kill_workers()``, else ``shutdown(wait=False,
+          cancel_futures=True)``, after which a call it had started may run
+          on (in a thread, say) though its future here is cancelled.
 
         :meth:`shutdown` is the gentle way (let calls finish); ``kill()``
         is the way to stop now, which ``shutdown`` has no option for, so
@@ -472,10 +474,14 @@ class Pool(concurrent.futures.Executor):
         with self._shutdown_lock:
             self._shutdown = True
             self._stop_when_collected.clear()  # stopped now, not again once collected
+        if self._kind == "executor":  # pending here: cancelled before the executor fails them
+            self._cancel_outstanding()
         for job in self._runner.kill():
             job.cancel_running()
+        self._cancel_outstanding()  # what is left: running thread calls, told to stop
+
+    def _cancel_outstanding(self) -> None:
         for future in self._outstanding.snapshot():
-            # A foreign executor's call (pending here), or a running thread call (told).
             future._cancel_and_notify()
 
     def _forget_parent_in_child(self) -> None:

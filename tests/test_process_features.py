@@ -103,7 +103,6 @@ def test_a_worker_over_its_memory_limit_is_replaced_after_its_call(method: str) 
 def test_idle_workers_retire_and_come_back_on_demand(method: str) -> None:
     with background.Pool(2, process=True, start_method=method, idle_timeout=0.2) as pool:
         pids = {f.result(WAIT) for f in [pool.submit(helpers.slow_pid, 0.1) for _ in range(4)]}
-        assert pool._runner.threads == 2
         assert _wait_until(lambda: pool._runner.threads == 0, 10)
         assert all(_wait_until(lambda pid=pid: _gone(pid), 5) for pid in pids)
         again = pool.submit(helpers.pid).result(WAIT)
@@ -127,10 +126,118 @@ def test_idle_thread_workers_retire_and_come_back_on_demand() -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_a_process_task_can_use_process_and_thread_pools_of_its_own(method: str) -> None:
     with background.Pool(1, process=True, start_method=method) as pool:
-        results, elsewhere, in_threads, daemon = pool.submit(
+        results, elsewhere, in_threads, non_daemonic = pool.submit(
             helpers.use_nested_pools, method
         ).result(WAIT)
     assert results == [0, 1, 4, 9]
     assert elsewhere
     assert in_threads
-    assert daemon is False
+    assert non_daemonic
+
+
+def _blocked_waiters(future: concurrent.futures.Future[Any], count: int) -> bool:
+    """``True`` once *count* waiters (wait(), as_completed()) are installed on *future*."""
+    return _wait_until(lambda: len(future._waiters) >= count)  # type: ignore[attr-defined]
+
+
+def test_cancelling_a_running_call_tells_waiters_and_callbacks_once_as_the_stdlib_does(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    marker = tmp_path / "pid"
+    with background.Pool(1, process=True) as pool:
+        future = pool.submit(helpers.write_pid_and_sleep, str(marker), 60)
+        assert _wait_until(lambda: marker.exists() and marker.read_text() != "")
+        calls: list[concurrent.futures.Future[Any]] = []
+        future.add_done_callback(calls.append)
+        seen: dict[str, Any] = {}
+
+        def wait_for_it() -> None:
+            seen["wait"] = concurrent.futures.wait([future], WAIT)
+
+        def iterate() -> None:
+            seen["as_completed"] = list(concurrent.futures.as_completed([future], WAIT))
+
+        threads = [threading.Thread(target=wait_for_it), threading.Thread(target=iterate)]
+        for thread in threads:
+            thread.start()
+        assert _blocked_waiters(future, 2)
+        assert future.cancel() is True
+        assert calls == [future]
+        for thread in threads:
+            thread.join(WAIT)
+        assert seen["wait"].done == {future}
+        assert seen["as_completed"] == [future]
+        assert future.cancel() is True  # cancelled already: True again, nothing more
+        assert calls == [future]
+        with pytest.raises(concurrent.futures.CancelledError):
+            future.exception(0)
+        assert pool.outstanding() == []
+        done = pool.submit(helpers.square, 3)
+        assert done.result(WAIT) == 9
+        assert done.cancel() is False  # finished: too late
+
+
+def test_cancels_racing_the_ends_of_calls_settle_each_future_once() -> None:
+    with background.Pool(2, process=True) as pool:
+        futures = [pool.submit(helpers.slow_pid, 0.02) for _ in range(30)]
+        callbacks: dict[int, int] = {}
+        for future in futures:
+            future.add_done_callback(lambda f: callbacks.__setitem__(id(f), callbacks.get(id(f), 0) + 1))
+        outcomes = []
+        for future in futures:
+            assert _wait_until(lambda future=future: future.running() or future.done())
+            outcomes.append(future.cancel())
+        concurrent.futures.wait(futures, WAIT)
+        for future, cancelled in zip(futures, outcomes):
+            assert future.cancelled() is cancelled
+            if not cancelled:
+                assert isinstance(future.result(0), int)
+            assert callbacks[id(future)] == 1
+        assert pool.submit(helpers.square, 5).result(WAIT) == 25
+
+
+def test_a_timed_out_call_stops_the_processes_its_worker_started(tmp_path: Path) -> None:
+    marker = tmp_path / "pids"
+    with background.Pool(1, process=True, timeout=1) as pool:
+        future = pool.submit(helpers.spawn_child_and_wait, str(marker), 60)
+        worker, child = _started(marker)
+        with pytest.raises(concurrent.futures.TimeoutError):
+            future.result(WAIT)
+        assert _wait_until(lambda: _gone(worker) and _gone(child), 2)
+        assert pool.submit(helpers.square, 4).result(WAIT) == 16
+
+
+def test_kill_tells_waiters_and_callbacks_of_running_and_queued_calls(tmp_path: Path) -> None:
+    marker = tmp_path / "pid"
+    pool = background.Pool(1, process=True)
+    running = pool.submit(helpers.write_pid_and_sleep, str(marker), 60)
+    queued = [pool.submit(helpers.square, i) for i in range(3)]
+    assert _wait_until(lambda: marker.exists() and marker.read_text() != "")
+    calls: list[concurrent.futures.Future[Any]] = []
+    for future in [running, *queued]:
+        future.add_done_callback(calls.append)
+    pool.kill()
+    assert sorted(map(id, calls)) == sorted(map(id, [running, *queued]))
+    done, not_done = concurrent.futures.wait([running, *queued], 0)
+    assert not not_done
+    assert pool.outstanding() == []
+    pool.kill()  # again: nothing left to do
+    pool.shutdown()
+
+
+def test_a_process_call_never_sees_a_cancel_request() -> None:
+    with background.Pool(1, process=True) as pool:
+        assert pool.submit(helpers.cancelled_here).result(WAIT) is False
+
+
+def test_the_memory_limit_needs_process_true_and_a_number_of_bytes() -> None:
+    with pytest.raises(ValueError, match="max_memory_per_worker applies to worker processes"):
+        background.Pool(max_memory_per_worker=1 << 30)
+    with pytest.raises(TypeError, match=r"max_memory_per_worker must be a number of bytes.*'1G'"):
+        background.Pool(process=True, max_memory_per_worker="1G")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="max_memory_per_worker must be a number of bytes"):
+        background.Pool(process=True, max_memory_per_worker=True)
+    with pytest.raises(ValueError, match="max_memory_per_worker must be at least 1 byte, got 0"):
+        background.Pool(process=True, max_memory_per_worker=0)

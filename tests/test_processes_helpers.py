@@ -223,7 +223,8 @@ _KEPT = bytearray()
 
 
 def use_nested_pools(method: str) -> tuple[list[int], bool, bool, bool]:
-    """Inside a worker: a process pool and a thread pool of its own."""
+    """Inside a worker: a process pool and a thread pool of its own, and a
+    :class:`multiprocessing.Process` (which a daemonic process may not start)."""
     import multiprocessing
 
     with background.Pool(2, process=True, start_method=method) as inner:
@@ -231,9 +232,17 @@ def use_nested_pools(method: str) -> tuple[list[int], bool, bool, bool]:
         results = list(inner.map(square, range(4)))
     with background.Pool(2) as threads:
         here = threads.submit(os.getpid).result(60)
+    child = multiprocessing.get_context(method).Process(target=exit_now, args=(3,))
+    child.start()
+    child.join(60)
     return (
         results,
         os.getpid() not in pids,
         here == os.getpid(),
-        multiprocessing.current_process().daemon,
+        child.exitcode == 3 and not multiprocessing.current_process().daemon,
     )
+
+
+def cancelled_here() -> bool:
+    """``background.cancelled()`` as a call in a worker process sees it."""
+    return background.cancelled()
