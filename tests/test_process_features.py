@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import os
 import time
@@ -182,9 +183,9 @@ def test_cancelling_a_running_call_tells_waiters_and_callbacks_once_as_the_stdli
 def test_cancels_racing_the_ends_of_calls_settle_each_future_once() -> None:
     with background.Pool(2, process=True) as pool:
         futures = [pool.submit(helpers.slow_pid, 0.02) for _ in range(30)]
-        callbacks: dict[int, int] = {}
+        callbacks: collections.Counter[int] = collections.Counter()
         for future in futures:
-            future.add_done_callback(lambda f: callbacks.__setitem__(id(f), callbacks.get(id(f), 0) + 1))
+            future.add_done_callback(lambda f: callbacks.update([id(f)]))
         outcomes = []
         for future in futures:
             assert _wait_until(lambda future=future: future.running() or future.done())
@@ -220,8 +221,7 @@ def test_kill_tells_waiters_and_callbacks_of_running_and_queued_calls(tmp_path: 
         future.add_done_callback(calls.append)
     pool.kill()
     assert sorted(map(id, calls)) == sorted(map(id, [running, *queued]))
-    done, not_done = concurrent.futures.wait([running, *queued], 0)
-    assert not not_done
+    assert not concurrent.futures.wait([running, *queued], 0).not_done
     assert pool.outstanding() == []
     pool.kill()  # again: nothing left to do
     pool.shutdown()
