@@ -7,23 +7,33 @@
 >>> double(21).result()
 42
 
-Everything public is listed in ``__all__``. The submodules load on first use,
-so ``import background`` costs next to nothing.
+Everything public is listed in ``__all__``. ``import background`` loads only
+this module and the hook that makes the exit wait for running tasks (no
+:mod:`typing`, no pool); the rest loads on first use. The package is layered:
+each module imports only modules of the layers below it, as the
+``[tool.importlinter]`` contract in ``pyproject.toml`` lists them, from the
+functions users call down to the leaves that import nothing of background's.
 """
 
 from __future__ import annotations
 
 import sys
 import types
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+from . import _exithook
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` stays cheap
+    from typing import Any
+
     from ._api import callback, default_pool, remove_callback, run, shutdown, use
     from ._dask import dask_pool
     from ._errors import WorkerDied
-    from ._future import Future, cancelled
+    from ._future import Future
     from ._pool import Pool
-    from ._task import Task, task
+    from ._stopping import cancelled
+    from ._task import task
+    from ._types import Task
     from ._waiting import DoneAndNotDone, as_completed, results, wait
 
 __version__ = "1.0.0"
@@ -62,9 +72,9 @@ _homes = {
     "use": "_api",
     "dask_pool": "_dask",
     "Future": "_future",
-    "cancelled": "_future",
+    "cancelled": "_stopping",
     "Pool": "_pool",
-    "Task": "_task",
+    "Task": "_types",
     "WorkerDied": "_errors",
     "task": "_task",
     "DoneAndNotDone": "_waiting",
@@ -78,9 +88,8 @@ def __getattr__(name: str) -> Any:
     home = _homes.get(name)
     if home is None:
         raise AttributeError(f"module 'background' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    __import__(f"{__name__}.{home}")
+    value = getattr(sys.modules[f"{__name__}.{home}"], name)
     globals()[name] = value
     return value
 
@@ -99,27 +108,27 @@ class _Module(types.ModuleType):
 
     @property
     def n(self) -> int:
-        from . import _default
+        from ._defaults import defaults
 
-        return _default.get_n()
+        return defaults.n
 
     @n.setter
     def n(self, value: int) -> None:
-        from . import _default
+        from ._defaults import defaults
 
-        _default.set_n(value)
+        defaults.n = value
 
 
 sys.modules[__name__].__class__ = _Module
 
 
-def _wait_for_tasks_at_exit() -> None:
-    # When the main thread ends, background waits for every pool's work:
-    # see background/_exit.py. The module is light.
-    from . import _exit
+def _main_thread_ended() -> None:
+    # When the main thread ends, background waits for every pool's work: see
+    # background/_exit.py, which every pool loads. Without one, nothing waits.
+    _exithook.main_thread_has_ended = True
+    exit_wait = sys.modules.get(f"{__name__}._exit")
+    if exit_wait is not None:
+        exit_wait.main_thread_ended()
 
-    _exit.stay_first_at_exit()
 
-
-_wait_for_tasks_at_exit()
-del _wait_for_tasks_at_exit
+_exithook.register_first(_main_thread_ended)

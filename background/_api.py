@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from . import _callbacks, _validate
+from ._defaults import defaults
 
-from . import _default, _validate
-from ._future import Future
-from ._pool import Pool
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
 
-R = TypeVar("R")
-C = TypeVar("C", bound=Callable[[Future[Any]], object])
+    from ._future import Future
+    from ._pool import Pool
+
+    R = TypeVar("R")
+    C = TypeVar("C", bound=Callable[[Future[Any]], object])
 
 
 def run(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
@@ -25,7 +29,7 @@ def run(fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
         9
     """
     _validate.task_function(fn, "background.run()", decorating=False)
-    return _default.pool()._submit(fn, args, kwargs, _default.callbacks, ())
+    return defaults.pool()._submit(fn, args, kwargs, _callbacks.registered, ())
 
 
 def callback(fn: C, /) -> C:
@@ -54,7 +58,7 @@ def callback(fn: C, /) -> C:
     """
     if not callable(fn):
         raise TypeError(f"background.callback expects a callable, got {_validate.describe(fn)}")
-    _default.add_callback(fn)
+    _callbacks.add(fn)
     return fn
 
 
@@ -68,7 +72,7 @@ def remove_callback(fn: Callable[[Future[Any]], object], /) -> None:
         raise TypeError(
             f"background.remove_callback expects a callable, got {_validate.describe(fn)}"
         )
-    _default.remove_callback(fn)
+    _callbacks.remove(fn)
 
 
 def shutdown(wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -78,12 +82,12 @@ def shutdown(wait: bool = True, *, cancel_futures: bool = False) -> None:
         wait: block until the queued and running tasks are done.
         cancel_futures: cancel the tasks that have not started.
     """
-    _default.shutdown(wait, cancel_futures=cancel_futures)
+    defaults.shutdown(wait, cancel_futures=cancel_futures)
 
 
 def default_pool(*, process: bool = False) -> Pool:
     """The pool that ``@background.task`` uses (the process one with *process*)."""
-    return _default.pool(process)
+    return defaults.pool(process)
 
 
 def use(pool: Pool | None, *, process: bool = False) -> Pool | None:
@@ -101,4 +105,4 @@ def use(pool: Pool | None, *, process: bool = False) -> Pool | None:
         'two'
         >>> background.use(previous).shutdown()
     """
-    return _default.use(pool, process)
+    return defaults.use(pool, process)

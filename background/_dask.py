@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable
 
 from . import _validate
+from ._diagnostics import describe
 from ._pool import Pool
 
 _INSTALL_HINT = "pip install 'background[dask]'"
@@ -60,7 +61,8 @@ def dask_pool(
         name: the pool's name (default ``background-dask-<number>``).
         max_pending: at most this many calls may be unfinished; ``submit``
             blocks until one finishes.
-        timeout: the time limit of each call, in seconds (default: none). Past
+        timeout: the time limit of each call, in seconds (default: none),
+            counted from submission (dask takes every call over at once). Past
             it the future fails with :class:`concurrent.futures.TimeoutError`;
             the call itself goes on on its worker, keeping its place in
             *max_pending* until it ends.
@@ -86,7 +88,7 @@ def dask_pool(
     """
     distributed = _import_distributed()
     if name is not None and not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {_validate.describe(name)}")
+        raise TypeError(f"name must be a str, got {describe(name)}")
     max_pending = _validate.optional_positive_int(max_pending, "max_pending")
     timeout = _validate.optional_seconds(timeout, "timeout")
     if isinstance(cluster, distributed.Client):
@@ -103,7 +105,7 @@ def dask_pool(
     else:
         raise TypeError(
             "dask_pool() expects a distributed.Client, a scheduler address (str), a "
-            f"cluster object or None, got {_validate.describe(cluster)}"
+            f"cluster object or None, got {describe(cluster)}"
         )
     name = name or f"background-dask-{next(_pool_numbers)}"
     try:
@@ -259,7 +261,7 @@ class _Call:
     """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
-        from ._job import task_name
+        from ._diagnostics import task_name
         from ._pickling import dumps_callable
 
         self.payload = dumps_callable(fn, task_name(fn))

@@ -6,37 +6,44 @@ passes and its call has not finished, the call's future fails with
 since a thread cannot be stopped from outside.
 
 Failing a future runs its done-callbacks, which may take their time (or wait
-for other tasks): that happens in settler threads, never in the deadline
-thread, so that one slow callback cannot hold up every other timeout. A
-settler that finds no work for a while ends; a new one starts whenever all
-are busy.
+for other tasks): that happens in settler threads (:mod:`._settlers`), never
+in the deadline thread, so that one slow callback cannot hold up every other
+timeout.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
-import os
 import threading
 import time
-from collections import deque
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from typing import TYPE_CHECKING, Any
 
+from . import _settlers
+from ._compat import after_fork_in_child, daemon_thread
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._job import Job
+    from typing import Any, Protocol
 
-#: How long an idle settler thread waits for more work before it ends.
-SETTLER_IDLE_SECONDS = 2.0
+    from ._future import Future
+
+    class Job(Protocol):
+        """A call with a time limit, as :mod:`background._job` makes them."""
+
+        future: Future[Any]
+
+        @property
+        def name(self) -> str: ...
+
+        def expire(self, error: BaseException) -> None: ...
+
 
 _condition = threading.Condition()
 _heap: list[tuple[float, int, list[Any]]] = []
 _order = itertools.count()
 _thread: threading.Thread | None = None
-
-_settling = threading.Condition()
-_expired: deque[tuple[Job, BaseException]] = deque()
-_idle_settlers = 0
 
 
 def arm(job: Job, seconds: float) -> None:
@@ -47,8 +54,6 @@ def arm(job: Job, seconds: float) -> None:
     with _condition:
         heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         if _thread is None:
-            from ._threads import daemon_thread
-
             _thread = daemon_thread(_watch, "background-deadlines")
             _thread.start()
         _condition.notify()
@@ -69,65 +74,22 @@ def _watch() -> None:
         del entry
         if len(fired) == 2:
             job, seconds = fired
-            _hand_over(
-                job,
-                FuturesTimeoutError(
-                    f"{job.name} did not finish within its timeout of {seconds:g} s "
-                    "(it may still be running: a thread cannot be stopped)"
-                ),
+            error = FuturesTimeoutError(
+                f"{job.name} did not finish within its timeout of {seconds:g} s "
+                "(it may still be running: a thread cannot be stopped)"
             )
-            del job
+            # Failing the future runs its callbacks: never here, where they
+            # would hold up every other time limit.
+            _settlers.hand_over(functools.partial(job.expire, error))
+            del job, error
         del fired
 
 
-def _hand_over(job: Job, error: BaseException) -> None:
-    """Have a settler thread fail *job*'s future; start one if all are busy."""
-    with _settling:
-        _expired.append((job, error))
-        if _idle_settlers >= len(_expired):
-            _settling.notify()
-            return
-    from ._threads import start_daemon_thread
-
-    if not start_daemon_thread(_settle, "background-timeouts"):
-        _settle_all_now()  # no thread can start (the interpreter is exiting): here, then
-
-
-def _settle() -> None:
-    global _idle_settlers
-    while True:
-        with _settling:
-            if not _expired:
-                _idle_settlers += 1
-                try:
-                    _settling.wait(SETTLER_IDLE_SECONDS)
-                finally:
-                    _idle_settlers -= 1
-                if not _expired:
-                    return
-            job, error = _expired.popleft()
-        job.expire(error)
-        del job, error
-
-
-def _settle_all_now() -> None:
-    while True:
-        with _settling:
-            if not _expired:
-                return
-            job, error = _expired.popleft()
-        job.expire(error)
-
-
 def _forget_in_child() -> None:
-    global _condition, _thread, _settling, _idle_settlers
+    global _condition, _thread
     _condition = threading.Condition()
     _heap.clear()
     _thread = None
-    _settling = threading.Condition()
-    _expired.clear()
-    _idle_settlers = 0
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_in_child)
+after_fork_in_child(_forget_in_child)

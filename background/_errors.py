@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from ._compat import executor_module
 
-from ._exit import executor_module
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures.process import BrokenProcessPool
 else:  # importable while the interpreter exits, for a pool made then
@@ -23,6 +22,11 @@ class WorkerDied(BrokenProcessPool):
     It subclasses :class:`concurrent.futures.process.BrokenProcessPool`, so
     code written for the standard library's process pool still catches it;
     unlike there, the pool is not broken.
+
+    Args:
+        message: what happened, naming the task and the exit code.
+        task: the name of the task that was lost.
+        exitcode: the worker's exit code.
 
     Attributes:
         task: the name of the task that was lost, ``module.qualname``.

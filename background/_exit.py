@@ -28,17 +28,30 @@ from __future__ import annotations
 
 import atexit
 import functools
-import importlib
-import os
-import sys
 import threading
 import weakref
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable
 
-if TYPE_CHECKING:
+from . import _exithook
+from ._compat import after_fork_in_child, run_late_hooks, start_daemon_thread
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` stays cheap
+    from typing import Any, Callable, Protocol
+
     from ._outstanding import Outstanding
-    from ._pool import Pool, Runner
+    from ._protocols import Runner
+
+    class Pool(Protocol):
+        """What the exit wait needs to know of a :class:`background.Pool`."""
+
+        _kind: str
+        _outstanding: Outstanding
+        _runner: Runner
+        _stop_when_collected: list[Runner]
+        _settles_other_pools: bool
+
+        def _forget_parent_in_child(self) -> None: ...
+
 
 #: The program runs; the main thread has ended and the exit waits for the
 #: work; or the wait is over and nothing more runs.
@@ -51,43 +64,26 @@ _pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 _orphans: list[tuple[Outstanding, Runner]] = []
 _lock = threading.Lock()
 _reporting = False
-_hooks_seen = -1
 _last_wait_registered = False
-#: Exit hooks of standard-library modules first imported during the exit.
-_late_hooks: list[Callable[[], object]] = []
 
 
 def stay_first_at_exit() -> None:
     """Have threading run background's wait first when the main thread ends.
 
-    Threading runs its exit hooks in the reverse order of registration, and
-    the standard library's executors register one that stops them (when
-    ``concurrent.futures.thread`` or ``.process`` is first imported): a pool
-    that runs calls on such an executor (dask's callbacks run on one) needs
-    it to work until background's wait is over. So background registers its
-    wait again whenever another hook was registered after it; the first run
-    does the work, the others return at once.
+    The standard library's executors register an exit hook that stops them
+    (when ``concurrent.futures.thread`` or ``.process`` is first imported): a
+    pool that runs calls on such an executor (dask's callbacks run on one)
+    needs it to work until background's wait is over.
     """
-    global phase, _hooks_seen
-    hooks = getattr(threading, "_threading_atexits", None)
-    if hooks is not None and len(hooks) == _hooks_seen:
-        return
-    register = getattr(threading, "_register_atexit", None) or atexit.register
-    try:
-        register(main_thread_ended)
-    except RuntimeError:  # the main thread has ended already
-        if _hooks_seen < 0:  # background was imported after that: too late to wait
-            phase = OVER
-        return
-    _hooks_seen = len(hooks) if hooks is not None else 0
+    global phase
+    if not _exithook.register_first(main_thread_ended) and not _exithook.ever_registered():
+        phase = OVER  # background was imported after the main thread ended: too late to wait
 
 
 def register(pool: Pool) -> None:
     """Wait for *pool*'s outstanding calls when the interpreter exits."""
     global _reporting
     stay_first_at_exit()  # the pool's modules may have registered hooks of their own
-    from ._threads import start_daemon_thread  # noqa: F401 - loaded now, used by _adopt
-
     _pools.add(pool)
     if pool._kind != "executor":  # an executor handed in belongs to its owner
         pool._stop_when_collected.append(pool._runner)  # emptied by pool.shutdown()
@@ -126,7 +122,7 @@ def refuse_if_exiting(pool: Pool, fn: Callable[..., Any]) -> None:
         )
     else:
         reason = "the interpreter is exiting"
-    from ._job import task_name
+    from ._diagnostics import task_name
 
     raise RuntimeError(f"cannot submit {task_name(fn)}: {reason}")
 
@@ -141,7 +137,7 @@ def main_thread_ended() -> None:
         with _lock:
             atexit.register(_last_wait)
             _last_wait_registered = True
-    _run_late_hooks()
+    run_late_hooks()
 
 
 def _last_wait() -> None:
@@ -150,7 +146,7 @@ def _last_wait() -> None:
     if phase == EXITING:
         finish_outstanding()
         phase = OVER
-    _run_late_hooks()
+    run_late_hooks()
 
 
 def live_pools() -> list[Pool]:
@@ -179,8 +175,6 @@ def _adopt(outstanding: Outstanding, runner: Runner, to_stop: list[Runner]) -> N
     if len(outstanding):
         _orphans.append((outstanding, runner))
     for stopping in to_stop:  # unless it was shut down already
-        from ._threads import start_daemon_thread
-
         stop = functools.partial(stopping.shutdown, False, False)
         if not start_daemon_thread(stop, "background-dropped-pool"):
             stop()
@@ -196,10 +190,6 @@ def _wait_until_idle() -> None:
     A call ends before its pool is looked at, after submitting to a pool
     looked at already: the submission counts tell.
     """
-    import concurrent.futures
-
-    from . import _interruptible
-
     while True:
         work = _all_outstanding()
         submitted = {outstanding: outstanding.added for outstanding in work}
@@ -207,6 +197,10 @@ def _wait_until_idle() -> None:
         for outstanding in work:
             pending = outstanding.snapshot()
             if pending:
+                import concurrent.futures
+
+                from . import _interruptible
+
                 busy = True
                 _interruptible.wait(pending, None, concurrent.futures.ALL_COMPLETED)
                 _interruptible.wait_gone(outstanding, pending, None)
@@ -233,7 +227,7 @@ def finish_outstanding() -> bool:
         cancelled = sum(pool._runner.cancel_queued() for pool in everything)
         cancelled += sum(runner.cancel_queued() for _, runner in list(_orphans))
         running = sum(len(work) for work in _all_outstanding())
-        from ._future import logger
+        from ._diagnostics import logger
 
         logger.warning(
             "interrupted at exit: %d background tasks cancelled, %d left running",
@@ -241,41 +235,6 @@ def finish_outstanding() -> bool:
             running,
         )
         return False
-
-
-def executor_module(name: str) -> ModuleType:
-    """Import ``concurrent.futures.thread`` or ``.process``, even during the exit.
-
-    Each registers an exit hook with threading on first import, which threading
-    refuses once the main thread has ended ("can't register atexit after
-    shutdown"); background needs them then for a pool made while the exit
-    waits. Such a hook is kept and run when background's wait ends, which is
-    when threading would have run it.
-    """
-    module = sys.modules.get(name)
-    if module is not None:
-        return module
-    try:
-        return importlib.import_module(name)
-    except RuntimeError:
-        if not getattr(threading, "_SHUTTING_DOWN", False):
-            raise
-    with _lock:
-        register = threading._register_atexit  # type: ignore[attr-defined]
-        threading._register_atexit = _keep_late_hook  # type: ignore[attr-defined]
-        try:
-            return importlib.import_module(name)
-        finally:
-            threading._register_atexit = register  # type: ignore[attr-defined]
-
-
-def _keep_late_hook(hook: Callable[..., object], *args: Any, **kwargs: Any) -> None:
-    _late_hooks.append(functools.partial(hook, *args, **kwargs))
-
-
-def _run_late_hooks() -> None:
-    while _late_hooks:
-        _late_hooks.pop()()
 
 
 def _forget_parent_work_in_child() -> None:
@@ -286,5 +245,9 @@ def _forget_parent_work_in_child() -> None:
     _orphans.clear()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_parent_work_in_child)
+after_fork_in_child(_forget_parent_work_in_child)
+
+if _exithook.main_thread_has_ended:  # the first pool is made while the exit waits
+    phase = EXITING
+    atexit.register(_last_wait)
+    _last_wait_registered = True

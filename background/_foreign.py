@@ -5,9 +5,13 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import weakref
-from typing import Any
 
-from ._job import Job
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from ._future import Future
+    from ._job import Job
 
 
 class ExecutorRunner:
@@ -32,11 +36,9 @@ class ExecutorRunner:
     def start(self, job: Job) -> None:
         """Submit *job* to the executor and settle it when the executor does."""
         fn = functools.partial(job.fn, **job.kwargs) if job.kwargs else job.fn
-        inner = self.executor.submit(fn, *job.args)
         if job.timeout is not None:
-            from . import _deadlines
-
-            _deadlines.arm(job, job.timeout)
+            fn = _StartsTheClock(fn, job)
+        inner = self.executor.submit(fn, *job.args)
         # Only a weak reference back to the inner future: a strong one would
         # make a reference cycle that keeps the executor's result (held on a
         # remote worker, for dask) alive until the garbage collector runs.
@@ -55,23 +57,64 @@ class ExecutorRunner:
         else:
             self.executor.shutdown(wait=wait)
 
-    def kill(self) -> list[Job]:
-        """Stop the executor's workers, if it has a way: Python 3.14's
-        ``ProcessPoolExecutor.terminate_workers()`` (``SIGTERM``; it shuts the
-        executor down too), else ``kill_workers()``; else shut it down without
-        waiting, cancelling what it has queued. The pool settles its futures.
+    def kill(self, unfinished: list[Future[Any]]) -> None:
+        """Cancel the pool's *unfinished* futures (pending here, whatever the
+        executor does), then stop the executor's workers if it has a way:
+        Python 3.14's ``ProcessPoolExecutor.terminate_workers()`` (``SIGTERM``;
+        it shuts the executor down too), else ``kill_workers()``; else shut it
+        down without waiting, cancelling what it has queued.
         """
+        for future in unfinished:
+            future._cancel_and_notify()
         for name in ("terminate_workers", "kill_workers"):
             stop = getattr(self.executor, name, None)
             if callable(stop):
                 stop()
-                return []
+                return
         self.shutdown(wait=False, cancel_futures=True)
-        return []
 
     def cancel_queued(self) -> int:
         """The executor owns its queue: nothing to cancel from here."""
         return 0
+
+    def forget_parent_in_child(self) -> None:
+        """Nothing of the executor's is background's to forget in a forked child."""
+
+
+class _StartsTheClock:
+    """Runs a call with a time limit, which counts from the moment the call starts.
+
+    An executor that runs the call in this process (a thread pool) calls this
+    object: the clock starts then. One that runs it elsewhere (a process pool,
+    a dask cluster) pickles it first, when it hands the call over: the clock
+    starts then, the latest moment this process can see, and the call travels
+    as the plain function, so the other side needs nothing of background's.
+    """
+
+    __slots__ = ("fn", "job")
+
+    def __init__(self, fn: Callable[..., Any], job: Job | None) -> None:
+        self.fn = fn
+        self.job = job
+
+    def _start_clock(self) -> None:
+        job, self.job = self.job, None  # once, and the job is not kept
+        if job is not None and job.timeout is not None:
+            from . import _deadlines
+
+            _deadlines.arm(job, job.timeout)
+
+    def __call__(self, *args: Any) -> Any:
+        self._start_clock()
+        return self.fn(*args)
+
+    def __reduce__(self) -> tuple[Any, tuple[Callable[..., Any]]]:
+        self._start_clock()
+        return functools.partial, (self.fn,)
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.fn
 
 
 def _accepts_cancel_futures(executor: concurrent.futures.Executor) -> bool:

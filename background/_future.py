@@ -10,22 +10,32 @@ tasks cannot deadlock.
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import threading
 import weakref
-from collections.abc import Generator, Iterable
-from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol, TypeVar, cast
 
-T = TypeVar("T")
+from ._diagnostics import describe, logger, task_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: the first call stays cheap
+    from collections.abc import Generator, Iterable
+    from contextlib import AbstractContextManager
+    from typing import Any, Callable, Protocol, TypeVar
+
+    T = TypeVar("T")
+
+    class Waitable(Protocol):
+        """Anything with a ``done()`` method: a future, or a group of them."""
+
+        def done(self) -> bool: ...
+
+else:
+    T = None  # a subscript only type checkers look at
 
 _FINISHED = concurrent.futures._base.FINISHED
 _RUNNING = concurrent.futures._base.RUNNING
 _CANCELLED = concurrent.futures._base.CANCELLED
 _CANCELLED_AND_NOTIFIED = concurrent.futures._base.CANCELLED_AND_NOTIFIED
 _DONE = (_CANCELLED, _CANCELLED_AND_NOTIFIED)
-
-logger = logging.getLogger("background")
 
 #: Failed futures whose exception nobody has looked at yet; reported at exit.
 _unretrieved: weakref.WeakSet[Future[Any]] = weakref.WeakSet()
@@ -50,36 +60,6 @@ class ThreadState(threading.local):
 
 
 _worker = ThreadState()
-
-
-def cancelled() -> bool:
-    """``True`` if the call that runs in this thread was asked to stop.
-
-    A thread cannot be stopped from outside, so a long call in a thread pool
-    checks now and then, and stops early once its future's
-    :meth:`~concurrent.futures.Future.cancel` was called (or the pool's
-    :meth:`~background.Pool.kill`)::
-
-        @background.task
-        def crunch(items):
-            for item in items:
-                if background.cancelled():
-                    raise concurrent.futures.CancelledError
-                work_on(item)
-
-    ``cancel()`` itself returns ``False`` for a call that is running in a
-    thread, as in the standard library: the call was not stopped (yet). If
-    it then raises :class:`concurrent.futures.CancelledError`, its future
-    ends cancelled (``cancelled()`` is ``True``, waiters and done-callbacks
-    are told as for any cancel); if it returns or raises anything else, that
-    is its outcome. Outside a pool's call (a function called directly, say)
-    it is ``False``; so it is in a worker process, whose calls ``cancel()``
-    stops instead.
-
-    .. versionadded:: 1.1
-    """
-    future = _worker.running
-    return future is not None and future._cancel_requested
 
 
 def in_background_work() -> bool:
@@ -117,7 +97,7 @@ class Future(concurrent.futures.Future[T]):
     #: Stops the call while it runs, if its pool can (a process pool): ``True``
     #: if it did, and then it has settled the future as cancelled.
     _stop: Callable[[], bool] | None = None
-    #: cancel() was called while the call ran (see :func:`cancelled`).
+    #: cancel() was called while the call ran (see :func:`background.cancelled`).
     _cancel_requested = False
 
     def cancel(self) -> bool:
@@ -175,7 +155,7 @@ class Future(concurrent.futures.Future[T]):
             if self._state != _RUNNING:
                 return False
             self._state = _CANCELLED_AND_NOTIFIED
-            for waiter in cast(Any, self)._waiters:
+            for waiter in self._waiters:
                 waiter.add_cancelled(self)
             self._condition.notify_all()
         self._invoke_callbacks()
@@ -190,14 +170,22 @@ class Future(concurrent.futures.Future[T]):
             _unretrieved.add(self)
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        """Return the task's exception, or ``None`` if it succeeded."""
+        """Return the task's exception, or ``None`` if it succeeded.
+
+        Waits at most *timeout* seconds (``None``: for ever), then raises
+        :class:`TimeoutError`.
+        """
         with _lend_worker(self):
             exception = super().exception(timeout)
         self._log_exception = False
         return exception
 
     def result(self, timeout: float | None = None) -> T:
-        """Return the task's result, or raise its exception."""
+        """Return the task's result, or raise its exception.
+
+        Waits at most *timeout* seconds (``None``: for ever), then raises
+        :class:`TimeoutError`.
+        """
         # Fast path for a future that succeeded: a finished future never changes
         # again, so no lock is needed (this halves the cost of collecting results).
         if self._state == _FINISHED and self._exception is None:
@@ -216,11 +204,7 @@ class Future(concurrent.futures.Future[T]):
         """
         candidate: object = fn  # typed as callable, but any object can come in
         if not callable(candidate):
-            from . import _validate
-
-            raise TypeError(
-                f"add_done_callback() expects a callable, got {_validate.describe(candidate)}"
-            )
+            raise TypeError(f"add_done_callback() expects a callable, got {describe(candidate)}")
         with self._condition:
             if self._state != _FINISHED and self._state not in _DONE:
                 self._callbacks().append(fn)
@@ -236,7 +220,7 @@ class Future(concurrent.futures.Future[T]):
             self._run_callbacks(callbacks)
 
     def _callbacks(self) -> list[Callable[[Any], object]]:
-        callbacks: list[Callable[[Any], object]] = cast(Any, self)._done_callbacks
+        callbacks: list[Callable[[Any], object]] = self._done_callbacks  # type: ignore[attr-defined]
         return callbacks
 
     def _run_callbacks(self, callbacks: Iterable[Callable[[Any], object]]) -> None:
@@ -295,8 +279,6 @@ def call_callback(
             threading.current_thread() is threading.main_thread()
         ):
             raise
-        from ._job import task_name
-
         try:
             if task is None:
                 logger.exception("callback %s raised for %r", task_name(callback), future)
@@ -346,12 +328,6 @@ class _NoLoan:
 
 
 _NO_LOAN = _NoLoan()
-
-
-class Waitable(Protocol):
-    """Anything with a ``done()`` method: a future, or a group of them."""
-
-    def done(self) -> bool: ...
 
 
 def _lend_worker(future: Waitable) -> Any:

@@ -15,14 +15,16 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from collections.abc import Iterable, Iterator
 from concurrent.futures import _base
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: the exit wait stays light
+    from collections.abc import Iterable, Iterator
+    from typing import Any, Callable, TypeVar
+
     from ._outstanding import Outstanding
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 #: How often (in seconds) a waiting main thread wakes up to look for a Ctrl-C.
 WAKE_EVERY = 0.1
@@ -34,7 +36,8 @@ _install_waiters: Callable[..., Any] = _base._create_and_install_waiters  # type
 _yield_finished: Callable[..., Iterator[Any]] = _base._yield_finished_futures  # type: ignore[attr-defined]
 _AS_COMPLETED: str = _base._AS_COMPLETED  # type: ignore[attr-defined]
 
-Futures = set[concurrent.futures.Future[T]]
+if TYPE_CHECKING:
+    Futures = set[concurrent.futures.Future[T]]
 
 
 def _in_main_thread() -> bool:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextvars
+import functools
 from concurrent.futures import CancelledError, InvalidStateError
-from typing import TYPE_CHECKING, Any, Callable
 
-from ._future import _CANCELLED_AND_NOTIFIED, _FINISHED, _RUNNING, Future, _worker
-from ._outstanding import Outstanding
+from ._diagnostics import task_name
+from ._future import _CANCELLED_AND_NOTIFIED, _FINISHED, _RUNNING, _worker
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import contextvars
+    from typing import Any, Callable
+
+    from ._future import Future
     from ._gate import Gate
-
-
-def task_name(fn: Callable[..., Any]) -> str:
-    """A readable name for *fn*: ``module.qualname`` when it has one."""
-    fn = getattr(fn, "__wrapped__", fn)
-    qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
-    module = getattr(fn, "__module__", None)
-    return f"{module}.{qualname}" if module else qualname
+    from ._outstanding import Outstanding
 
 
 class Job:
@@ -62,7 +59,7 @@ class Job:
             self.release()
             return
         if self.timeout is not None:
-            from . import _deadlines
+            from . import _deadlines  # loaded with the first time limit
 
             _deadlines.arm(self, self.timeout)
         gates = self.gates
@@ -83,10 +80,7 @@ class Job:
                 if gates:
                     state.held = held
         except BaseException as exception:
-            if isinstance(exception, CancelledError) and self.future._cancel_requested:
-                self.cancel_running()  # it saw background.cancelled() and stopped
-            else:
-                self.set_exception(exception)
+            self._raised(exception)
             # The traceback holds this frame; drop our references so that the
             # future and the job are not kept alive by a reference cycle.
             self = None  # type: ignore[assignment]
@@ -97,6 +91,13 @@ class Job:
                 pass
             finally:
                 self.release()
+
+    def _raised(self, exception: BaseException) -> None:
+        """Settle the future of a call that raised *exception* in this thread."""
+        if isinstance(exception, CancelledError) and self.future._cancel_requested:
+            self.cancel_running()  # it saw background.cancelled() and stopped
+        else:
+            self.set_exception(exception)
 
     def start(self) -> bool:
         """Mark the future running; ``False`` (and released) if it was cancelled.
@@ -137,6 +138,21 @@ class Job:
                     pass
         finally:
             self.release()
+
+    def hand_over(self, outcome: Any, failed: bool) -> None:
+        """Settle the future with *outcome* (its result, or its exception if *failed*).
+
+        For a thread that must stay responsive (a process pool's manager): if
+        the future has done-callbacks, which may take their time or wait for
+        this very pool, a settler thread settles it and runs them instead.
+        """
+        settle = self.set_exception if failed else self.set_result
+        if self.future._callbacks():
+            from . import _settlers
+
+            _settlers.hand_over(functools.partial(settle, outcome))
+        else:
+            settle(outcome)
 
     def expire(self, error: BaseException) -> None:
         """Fail the future of a call that ran over its time limit and cannot be stopped.

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 logger = logging.getLogger("background")
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import itertools
-import os
-import sys
 import threading
 import time
-import weakref
-from collections.abc import Iterator
 from queue import Empty, SimpleQueue
-from typing import Any, Callable
 
+from ._compat import daemon_thread, executor_module
+from ._diagnostics import task_name
 from ._future import _worker
-from ._job import Job, task_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Callable
+
+    from ._future import Future
+    from ._job import Job
 
 _STOP = None
 
@@ -30,30 +33,6 @@ class _Shrink:
 
 
 _SHRINK = _Shrink()
-_live: weakref.WeakSet[ThreadRunner] = weakref.WeakSet()
-
-
-def daemon_thread(target: Callable[[], object], name: str) -> threading.Thread:
-    """A daemon thread for background's own work, started in an empty context.
-
-    Python 3.14 lets a new thread inherit the context of the code that starts
-    it (free-threaded builds do by default): a worker must not see, nor keep
-    alive, the context variables of whichever submitter happened to start it.
-    """
-    if sys.version_info >= (3, 14):
-        return threading.Thread(
-            target=target, name=name, daemon=True, context=contextvars.Context()
-        )
-    return threading.Thread(target=target, name=name, daemon=True)
-
-
-def start_daemon_thread(target: Callable[[], object], name: str) -> bool:
-    """Start *target* in a :func:`daemon_thread`; ``False`` if no thread can start."""
-    try:
-        daemon_thread(target, name).start()
-    except RuntimeError:  # interpreter shutting down, or out of threads
-        return False
-    return True
 
 
 class ThreadRunner:
@@ -78,10 +57,10 @@ class ThreadRunner:
         self._idle_timeout = idle_timeout
         self._initializer = initializer
         self._initargs = initargs
-        self._reset()
-        _live.add(self)
+        self.forget_parent_in_child()
 
-    def _reset(self) -> None:
+    def forget_parent_in_child(self) -> None:
+        """Start afresh: at creation, and in a forked child (the parent's threads are not its)."""
         self._queue: SimpleQueue[Job | _Shrink | None] = SimpleQueue()
         self._idle = 0
         self._lock = threading.Lock()
@@ -237,7 +216,6 @@ class ThreadRunner:
     def _fail(self, job: Job) -> None:
         assert self._broken is not None
         description, cause = self._broken
-        from ._exit import executor_module
 
         broken = executor_module("concurrent.futures.thread").BrokenThreadPool(description)
         broken.__cause__ = cause
@@ -298,10 +276,12 @@ class ThreadRunner:
                         return  # it could not start
                 time.sleep(0.001)
 
-    def kill(self) -> list[Job]:
-        """Cancel the queued jobs and let the threads end; none can be stopped."""
+    def kill(self, unfinished: list[Future[Any]]) -> None:
+        """Cancel the queued jobs; ask the running ones to stop (a thread
+        cannot be stopped: see :func:`background.cancelled`)."""
         self.shutdown(wait=False, cancel_futures=True)
-        return []
+        for future in unfinished:
+            future.cancel()
 
     def cancel_queued(self) -> int:
         """Cancel every job not started yet; return how many."""
@@ -309,12 +289,3 @@ class ThreadRunner:
         for job in jobs:
             job.cancel()
         return len(jobs)
-
-
-def _after_fork_in_child() -> None:
-    for runner in list(_live):
-        runner._reset()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

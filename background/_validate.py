@@ -5,7 +5,13 @@ from __future__ import annotations
 import functools
 import sys
 import types
-from typing import Any
+
+from ._diagnostics import describe
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 #: Code flags of generator, coroutine and async generator functions (see
 #: :mod:`inspect`, which is not imported: it is slow to import).
@@ -14,20 +20,19 @@ _CO_COROUTINE = 0x80
 _CO_ASYNC_GENERATOR = 0x200
 
 
-def describe(value: object) -> str:
-    """``repr`` of *value* followed by its type, for error messages."""
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f"{text} ({type(value).__name__})"
-
-
 def worker_count(value: object, what: str = "background.n") -> int:
     """Return *value* if it is a usable worker count, else raise a clear error."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be an int of at least 1, got {describe(value)}")
     if value < 1:
         raise ValueError(f"{what} must be at least 1, got {value}")
+    return value
+
+
+def flag(value: object, what: str) -> bool:
+    """A bool: ``True`` or ``False`` (not a truthy value of another type)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, got {describe(value)}")
     return value
 
 
@@ -102,11 +107,8 @@ def wait_seconds(value: object, what: str = "timeout") -> float | None:
     return seconds(value, what)
 
 
-def start_method(value: object) -> str:
-    """A start method that :mod:`multiprocessing` offers on this platform."""
-    from ._processes.launch import start_methods
-
-    methods = start_methods()
+def start_method(value: object, methods: Sequence[str]) -> str:
+    """One of *methods*, the start methods that this platform offers."""
     if not isinstance(value, str) or value not in methods:
         raise ValueError(
             f"start_method must be one of {', '.join(map(repr, methods))}, got {describe(value)}"

@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
-from . import _default, _interruptible, _validate
+from . import _interruptible, _validate
+from ._defaults import defaults
 from ._future import Future, _lend_worker, _worker, cancel_unstarted, running_callbacks
 
 T = TypeVar("T")
@@ -27,7 +28,7 @@ def _futures(
     futures: Iterable[concurrent.futures.Future[T]] | None,
 ) -> list[concurrent.futures.Future[T]]:
     if futures is None:
-        pool = _default._threads
+        pool = defaults.threads
         if pool is None:
             return []
         lend = getattr(_worker, "lend", None)
@@ -173,8 +174,14 @@ def as_completed(
 ) -> Iterator[concurrent.futures.Future[T]]:
     """Yield the futures as they finish, first finished first.
 
-    With no futures, takes the default pool's outstanding tasks. Raises
-    :class:`TimeoutError` if they are not all done after *timeout* seconds.
+    Args:
+        futures: the futures to watch; with none, the default pool's
+            outstanding tasks.
+        timeout: seconds to wait in all; past them the iteration raises
+            :class:`TimeoutError` (``None``: wait for ever).
+        progress: show a tqdm progress bar (``pip install
+            'background[progress]'``); a dict of options for
+            :class:`tqdm.tqdm` shows one with those options.
 
     Example:
         >>> import background

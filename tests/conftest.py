@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import background
-from background import _default
+from background._defaults import defaults
 
 pytest_plugins = ["docs_examples"]
 
@@ -18,10 +17,6 @@ collect_ignore = ["bench"]
 @pytest.fixture(autouse=True)
 def fresh_defaults() -> Iterator[None]:
     """Reset background's module-level state around each test."""
-    background.shutdown(wait=True)
-    _default._n = None
-    _default.callbacks = ()
+    defaults.reset()
     yield
-    background.shutdown(wait=True, cancel_futures=True)
-    _default._n = None
-    _default.callbacks = ()
+    defaults.reset()

@@ -20,12 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _reset_background(namespace: dict[str, Any]) -> None:
     """Each page starts and ends with fresh default pools and settings."""
-    import background
-    from background import _default
+    from background._defaults import defaults
 
-    background.shutdown(wait=True)
-    _default._n = None
-    _default.callbacks = ()
+    defaults.reset()
 
 
 def _setup(namespace: dict[str, Any]) -> None:

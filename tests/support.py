@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
+from typing import Any, Callable
+
+import background
 
 
 def unmeasured_environment() -> dict[str, str]:
@@ -31,8 +35,6 @@ def run_bare_python(code: str, timeout: float = 60) -> subprocess.CompletedProce
     ``background`` and its dependencies are found through ``PYTHONPATH``.
     Raises ``CalledProcessError`` when the child fails.
     """
-    import background
-
     package_parent = str(Path(background.__file__).resolve().parent.parent)
     environment = unmeasured_environment()
     environment["PYTHONPATH"] = os.pathsep.join(
@@ -46,3 +48,33 @@ def run_bare_python(code: str, timeout: float = 60) -> subprocess.CompletedProce
         check=True,
         env=environment,
     )
+
+
+#: Seconds: a generous bound on any single wait, so that a hang fails a test
+#: instead of stalling the run.
+WAIT = 60.0
+
+
+def wait_until(condition: Callable[[], object], seconds: float = WAIT) -> bool:
+    """Poll *condition* until it is true (``True``) or *seconds* pass (``False``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return bool(condition())
+
+
+def process_gone(pid: int) -> bool:
+    """``True`` once process *pid* has ended (a zombie counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return any(line.split() == ["State:", "Z", "(zombie)"] for line in status)
+    except (FileNotFoundError, ProcessLookupError):  # gone before, or while, it was read
+        return True
+
+
+def worker_threads(pool: background.Pool) -> int:
+    """How many of *pool*'s own worker threads are alive now (0 for processes' pools)."""
+    runner: Any = pool._runner
+    return int(runner.threads)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
+import time
 
 import pytest
 
@@ -230,3 +231,27 @@ def test_a_slow_callback_of_a_timed_out_call_delays_no_other_timeout() -> None:
         release.set()
         slow.shutdown(wait=False)
         other.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("ending", ["returns", "worker-dies", "times-out"])
+def test_a_process_pools_callback_may_wait_for_another_call_of_that_pool(ending: str) -> None:
+    """Callbacks run off the manager thread, which must go on to run the call waited for."""
+    import test_processes_helpers as helpers
+
+    got: list[object] = []
+    finished = threading.Event()
+    with background.Pool(1, process=True, name="waits-on-itself") as pool:
+
+        def callback(future: background.Future[object]) -> None:
+            got.append(pool.submit(abs, -5).result(TIMEOUT))
+            finished.set()
+
+        if ending == "returns":
+            future = pool.submit(abs, -1)
+        elif ending == "worker-dies":
+            future = pool.submit(helpers.exit_now, 3)
+        else:
+            future = background.task(pool=pool, timeout=0.2)(time.sleep)(TIMEOUT)
+        future.add_done_callback(callback)
+        assert finished.wait(TIMEOUT)  # in the manager thread it would wait for ever
+        assert got == [5]

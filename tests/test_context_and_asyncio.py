@@ -7,6 +7,7 @@ import contextvars
 import threading
 
 import pytest
+from support import worker_threads
 
 import background
 
@@ -104,7 +105,7 @@ def test_awaiting_futures_inside_a_task_lends_the_worker_once() -> None:
 
     @pool.task
     def child(x: int) -> int:
-        threads_seen.append(pool._runner.threads)
+        threads_seen.append(worker_threads(pool))
         return 2 * x
 
     @pool.task

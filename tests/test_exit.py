@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import process_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 HARD_TIMEOUT = 60
@@ -259,14 +260,6 @@ def test_ctrl_c_while_exit_waits_for_a_task_that_never_ends_cancels_the_rest_and
     assert _last_json(out) == {"ran": 0, "cancelled": 10}
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return any(line.split() == ["State:", "Z", "(zombie)"] for line in status)
-    except FileNotFoundError:
-        return True
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_ctrl_c_while_exit_waits_for_a_process_task_that_never_ends_kills_the_worker() -> None:
     child = Child(
@@ -285,14 +278,14 @@ def test_ctrl_c_while_exit_waits_for_a_process_task_that_never_ends_kills_the_wo
     assert child.process.stdout is not None
     worker = int(child.process.stdout.readline())
     child.expect("exit waits")
-    assert not _gone(worker)
+    assert not process_gone(worker)
     child.interrupt()
     _, err = child.finish()
     assert child.process.returncode == 0, err
     deadline = time.monotonic() + HARD_TIMEOUT
-    while not _gone(worker) and time.monotonic() < deadline:
+    while not process_gone(worker) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert _gone(worker), "the worker process outlived its program"
+    assert process_gone(worker), "the worker process outlived its program"
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")

@@ -40,6 +40,40 @@ def test_running_thread_tasks_loads_nothing_optional() -> None:
     assert not set(HEAVY) & loaded
 
 
+def test_import_background_loads_only_the_facade_and_its_exit_hook() -> None:
+    """No typing, no concurrent.futures, none of the pools: ``import background`` is cheap."""
+    loaded = _modules_after("import background")
+    ours = {name for name in loaded if name.startswith("background")}
+    assert ours == {"background", "background._exithook"}
+    assert "typing" not in loaded
+
+
+def test_the_first_call_of_a_task_loads_neither_typing_nor_inspect() -> None:
+    loaded = _modules_after(
+        """
+        import background
+
+        @background.task
+        def work(x):
+            return x + 1
+
+        assert work(1).result() == 2
+        """
+    )
+    assert not {"typing", "inspect", "background._types"} & loaded
+
+
+def test_background_task_as_a_type_still_works_once_asked_for() -> None:
+    loaded = _modules_after(
+        """
+        import background
+
+        assert background.Task.__name__ == "Task"
+        """
+    )
+    assert "background._types" in loaded
+
+
 def test_public_names_are_all_importable_and_documented() -> None:
     for name in background.__all__:
         if name == "n":

@@ -8,9 +8,10 @@ import threading
 import time
 
 import pytest
+from support import worker_threads
 
 import background
-from background._pool import default_worker_count
+from background._compat import cpu_count
 
 TIMEOUT = 30
 
@@ -34,7 +35,7 @@ class Overlap:
 
 
 def test_default_n_is_the_number_of_usable_cpus() -> None:
-    assert background.n == default_worker_count()
+    assert background.n == cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert background.n == usable
 
@@ -94,12 +95,12 @@ def test_lowering_n_retires_idle_threads() -> None:
     pool = background.Pool(20)
     barrier = threading.Barrier(20, timeout=TIMEOUT)
     background.results([pool.submit(barrier.wait) for _ in range(20)], timeout=TIMEOUT)
-    assert pool._runner.threads == 20
+    assert worker_threads(pool) == 20
     pool.n = 3
     deadline = time.monotonic() + TIMEOUT
-    while pool._runner.threads > 3 and time.monotonic() < deadline:
+    while worker_threads(pool) > 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert pool._runner.threads == 3
+    assert worker_threads(pool) == 3
     assert pool.submit(sum, [1, 2]).result(TIMEOUT) == 3
     pool.shutdown()
 

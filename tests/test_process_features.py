@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import test_processes_helpers as helpers
+from support import process_gone, wait_until, worker_threads
 
 import background
 
@@ -22,29 +22,8 @@ pytestmark = [
 ]
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:  # a zombie that nobody reaped yet is gone too
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] == "Z"
-    except OSError:
-        return True
-
-
-def _wait_until(condition: Any, seconds: float = WAIT) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def _started(path: Path) -> list[int]:
-    assert _wait_until(lambda: path.exists() and path.read_text() != "")
+    assert wait_until(lambda: path.exists() and path.read_text() != "")
     return [int(pid) for pid in path.read_text().split()]
 
 
@@ -63,7 +42,7 @@ def test_cancelling_a_running_call_stops_its_worker_and_children_and_the_pool_go
         assert future.done()
         with pytest.raises(concurrent.futures.CancelledError):
             future.result(0)
-        assert _wait_until(lambda: _gone(worker) and _gone(child), 2)
+        assert wait_until(lambda: process_gone(worker) and process_gone(child), 2)
         assert time.monotonic() - started < 2
         assert pool.submit(helpers.square, 6).result(WAIT) == 36  # a new worker
 
@@ -81,7 +60,7 @@ def test_kill_stops_a_pool_with_long_calls_running_within_two_seconds(
     pool.kill()
     assert time.monotonic() - started < 2
     assert all(f.cancelled() for f in running + queued)
-    assert _wait_until(lambda: all(_gone(pid) for pid in pids), 2)
+    assert wait_until(lambda: all(process_gone(pid) for pid in pids), 2)
     assert pool.closed
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(helpers.square, 1)
@@ -97,15 +76,15 @@ def test_a_worker_over_its_memory_limit_is_replaced_after_its_call(method: str) 
         leaky = pool.submit(helpers.grow_memory, 300).result(WAIT)
         assert leaky == first
         assert pool.submit(helpers.pid).result(WAIT) != leaky  # replaced
-        assert _wait_until(lambda: _gone(leaky), 5)
+        assert wait_until(lambda: process_gone(leaky), 5)
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_idle_workers_retire_and_come_back_on_demand(method: str) -> None:
     with background.Pool(2, process=True, start_method=method, idle_timeout=0.2) as pool:
         pids = {f.result(WAIT) for f in [pool.submit(helpers.slow_pid, 0.1) for _ in range(4)]}
-        assert _wait_until(lambda: pool._runner.threads == 0, 10)
-        assert all(_wait_until(lambda pid=pid: _gone(pid), 5) for pid in pids)
+        assert wait_until(lambda: worker_threads(pool) == 0, 10)
+        assert all(wait_until(lambda pid=pid: process_gone(pid), 5) for pid in pids)
         again = pool.submit(helpers.pid).result(WAIT)
         assert again not in pids
 
@@ -120,7 +99,7 @@ def test_idle_thread_workers_retire_and_come_back_on_demand() -> None:
             16,
             32,
         ]
-        assert _wait_until(lambda: pool._runner.threads == 0, 10)
+        assert wait_until(lambda: worker_threads(pool) == 0, 10)
         assert pool.submit(abs, -4).result(WAIT) == 4
 
 
@@ -138,7 +117,7 @@ def test_a_process_task_can_use_process_and_thread_pools_of_its_own(method: str)
 
 def _blocked_waiters(future: concurrent.futures.Future[Any], count: int) -> bool:
     """``True`` once *count* waiters (wait(), as_completed()) are installed on *future*."""
-    return _wait_until(lambda: len(future._waiters) >= count)  # type: ignore[attr-defined]
+    return wait_until(lambda: len(future._waiters) >= count)  # type: ignore[attr-defined]
 
 
 def test_cancelling_a_running_call_tells_waiters_and_callbacks_once_as_the_stdlib_does(
@@ -149,7 +128,7 @@ def test_cancelling_a_running_call_tells_waiters_and_callbacks_once_as_the_stdli
     marker = tmp_path / "pid"
     with background.Pool(1, process=True) as pool:
         future = pool.submit(helpers.write_pid_and_sleep, str(marker), 60)
-        assert _wait_until(lambda: marker.exists() and marker.read_text() != "")
+        assert wait_until(lambda: marker.exists() and marker.read_text() != "")
         calls: list[concurrent.futures.Future[Any]] = []
         future.add_done_callback(calls.append)
         seen: dict[str, Any] = {}
@@ -188,7 +167,7 @@ def test_cancels_racing_the_ends_of_calls_settle_each_future_once() -> None:
             future.add_done_callback(lambda f: callbacks.update([id(f)]))
         outcomes = []
         for future in futures:
-            assert _wait_until(lambda future=future: future.running() or future.done())
+            assert wait_until(lambda future=future: future.running() or future.done())
             outcomes.append(future.cancel())
         concurrent.futures.wait(futures, WAIT)
         for future, cancelled in zip(futures, outcomes):
@@ -206,7 +185,7 @@ def test_a_timed_out_call_stops_the_processes_its_worker_started(tmp_path: Path)
         worker, child = _started(marker)
         with pytest.raises(concurrent.futures.TimeoutError):
             future.result(WAIT)
-        assert _wait_until(lambda: _gone(worker) and _gone(child), 2)
+        assert wait_until(lambda: process_gone(worker) and process_gone(child), 2)
         assert pool.submit(helpers.square, 4).result(WAIT) == 16
 
 
@@ -215,7 +194,7 @@ def test_kill_tells_waiters_and_callbacks_of_running_and_queued_calls(tmp_path: 
     pool = background.Pool(1, process=True)
     running = pool.submit(helpers.write_pid_and_sleep, str(marker), 60)
     queued = [pool.submit(helpers.square, i) for i in range(3)]
-    assert _wait_until(lambda: marker.exists() and marker.read_text() != "")
+    assert wait_until(lambda: marker.exists() and marker.read_text() != "")
     calls: list[concurrent.futures.Future[Any]] = []
     for future in [running, *queued]:
         future.add_done_callback(calls.append)

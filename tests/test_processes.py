@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import test_processes_helpers as helpers
-from support import run_bare_python
+from support import process_gone, run_bare_python, wait_until, worker_threads
 
 import background
+from background._batch import BatchSizer
 from background._processes import launch
-from background._processes.batches import BatchSizer
 
 METHODS = ["fork", "spawn", "forkserver"]
 WAIT = 60  # seconds: generous bound on any single wait, so a hang fails instead of stalling
@@ -55,23 +55,6 @@ def as_default(pool: background.Pool) -> Iterator[background.Pool]:
     previous = background.use(pool, process=True)
     yield pool
     background.use(previous, process=True)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
-def _wait_until(condition: Any, seconds: float = WAIT) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 # -- where calls run, and what can be sent -----------------------------------------
@@ -189,13 +172,13 @@ def test_sigkill_from_outside_fails_only_the_task_it_held(
 ) -> None:
     marker = tmp_path / "pid"
     victim = pool.submit(helpers.write_pid_and_sleep, str(marker), 30)
-    assert _wait_until(marker.exists)
-    assert _wait_until(lambda: marker.read_text() != "")
+    assert wait_until(marker.exists)
+    assert wait_until(lambda: marker.read_text() != "")
     pid = int(marker.read_text())
     os.kill(pid, 9)
     with pytest.raises(background.WorkerDied, match=r"write_pid_and_sleep.*killed by SIGKILL"):
         victim.result(WAIT)
-    assert _wait_until(lambda: _gone(pid))  # reaped: no zombie left
+    assert wait_until(lambda: process_gone(pid))  # reaped: no zombie left
     assert pool.submit(helpers.square, 9).result(WAIT) == 81
 
 
@@ -224,7 +207,7 @@ def test_timeout_kills_and_replaces_the_worker(method: str, tmp_path: Path) -> N
             future.result(WAIT)
         assert time.monotonic() - started < WAIT / 2
         pid = int(marker.read_text())
-        assert _wait_until(lambda: _gone(pid))
+        assert wait_until(lambda: process_gone(pid))
         assert pool.submit(helpers.square, 7).result(WAIT) == 49  # a new worker
 
 
@@ -366,7 +349,7 @@ def test_leaving_map_early_cancels_the_rest(pool: background.Pool) -> None:
     for value in pool.map(helpers.slow_pid, [0.05] * 50, chunksize=1, buffersize=2):
         assert isinstance(value, int)
         break
-    assert _wait_until(lambda: all(f.done() for f in pool.outstanding()))
+    assert wait_until(lambda: all(f.done() for f in pool.outstanding()))
 
 
 def test_map_timeout_bounds_the_iteration(pool: background.Pool, tmp_path: Path) -> None:
@@ -377,7 +360,7 @@ def test_map_timeout_bounds_the_iteration(pool: background.Pool, tmp_path: Path)
             next(results)
     finally:
         flag.touch()  # let the calls end, so that the workers are free again
-    assert _wait_until(lambda: all(f.done() for f in pool.outstanding()))
+    assert wait_until(lambda: all(f.done() for f in pool.outstanding()))
 
 
 def test_task_map_with_a_timeout_runs_calls_one_by_one(pool: background.Pool) -> None:
@@ -561,7 +544,7 @@ def test_script_run_as_main_sends_its_own_functions_and_lambdas(
     assert done.returncode == 0, done.stderr
     word, pid = done.stdout.split()
     assert word == "ok"
-    assert _wait_until(lambda: _gone(int(pid)), 10)  # the worker did not outlive its parent
+    assert wait_until(lambda: process_gone(int(pid)), 10)  # the worker did not outlive its parent
 
 
 EXIT_SCRIPT = """\
@@ -618,7 +601,7 @@ def test_max_tasks_per_worker_recycles_workers(method: str) -> None:
         pids = [f.result(WAIT) for f in [pool.submit(helpers.pid) for _ in range(6)]]
     assert len(set(pids)) == 3
     assert all(pids.count(p) == 2 for p in pids)
-    assert _wait_until(lambda: all(_gone(p) for p in pids))
+    assert wait_until(lambda: all(process_gone(p) for p in pids))
 
 
 def test_growing_n_starts_workers_at_once_and_shrinking_retires_them(method: str) -> None:
@@ -628,7 +611,7 @@ def test_growing_n_starts_workers_at_once_and_shrinking_retires_them(method: str
         futures = [pool.submit(helpers.slow_pid, 0.15) for _ in range(4)]
         assert len({f.result(WAIT) for f in futures}) == 2
         pool.n = 1
-        assert _wait_until(lambda: pool._runner.threads == 1)
+        assert wait_until(lambda: worker_threads(pool) == 1)
         futures = [pool.submit(helpers.slow_pid, 0.05) for _ in range(4)]
         assert len({f.result(WAIT) for f in futures}) == 1
         assert first
@@ -649,7 +632,7 @@ def test_shutdown_finishes_queued_calls_then_stops_the_workers(method: str) -> N
     pids = [pool.submit(helpers.slow_pid, 0.05) for _ in range(5)]
     pool.shutdown(wait=True)
     assert all(f.done() and not f.cancelled() for f in pids)
-    assert all(_gone(f.result()) for f in pids)
+    assert all(process_gone(f.result()) for f in pids)
     with pytest.raises(RuntimeError, match="shut down"):
         pool.submit(helpers.pid)
 
@@ -657,7 +640,7 @@ def test_shutdown_finishes_queued_calls_then_stops_the_workers(method: str) -> N
 def test_shutdown_can_cancel_queued_calls(method: str) -> None:
     pool = background.Pool(1, process=True, start_method=method)
     futures = [pool.submit(helpers.slow_pid, 0.15) for _ in range(6)]
-    assert _wait_until(futures[0].running)
+    assert wait_until(futures[0].running)
     pool.shutdown(wait=True, cancel_futures=True)
     assert futures[0].result(WAIT)  # held by the worker: it ran
     assert all(f.cancelled() for f in futures[1:])  # only the running call was sent

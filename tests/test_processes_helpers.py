@@ -246,3 +246,21 @@ def use_nested_pools(method: str) -> tuple[list[int], bool, bool, bool]:
 def cancelled_here() -> bool:
     """``background.cancelled()`` as a call in a worker process sees it."""
     return background.cancelled()
+
+
+def last_waits_for(x: int, last: int, path: str) -> int:
+    """Return *x*; the call for *last* first waits until *path* exists."""
+    if x == last:
+        deadline = time.monotonic() + 60
+        while not Path(path).exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(path)
+            time.sleep(0.005)
+    return x
+
+
+def odd_fails(x: int) -> int:
+    """*x*, or ValueError for an odd *x*."""
+    if x % 2:
+        raise ValueError(f"odd {x}")
+    return x

@@ -10,27 +10,19 @@ import concurrent.futures
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import Any
 
 import pytest
+from support import wait_until, worker_threads
 
 import background
 
 WAIT = 60
 
 
-def _wait_until(condition: Callable[[], bool], seconds: float = WAIT) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.001)
-    return False
-
-
 def _until_cancelled(started: threading.Event) -> str:
     started.set()
-    assert _wait_until(background.cancelled)
+    assert wait_until(background.cancelled)
     raise concurrent.futures.CancelledError
 
 
@@ -46,7 +38,7 @@ def test_cancel_of_a_running_thread_call_returns_false_and_the_call_can_see_it()
             target=lambda: waited.append(concurrent.futures.wait([future], WAIT))
         )
         waiter.start()
-        assert _wait_until(lambda: len(future._waiters) == 1)  # type: ignore[attr-defined]
+        assert wait_until(lambda: len(future._waiters) == 1)  # type: ignore[attr-defined]
         assert future.cancel() is False  # a thread cannot be stopped: not cancelled (yet)
         waiter.join(WAIT)
         # The call saw the request and raised CancelledError: the future is cancelled.
@@ -62,7 +54,7 @@ def test_cancel_of_a_running_thread_call_returns_false_and_the_call_can_see_it()
 
 def _returns_once_cancelled(started: threading.Event) -> str:
     started.set()
-    assert _wait_until(background.cancelled)
+    assert wait_until(background.cancelled)
     return "partial"
 
 
@@ -102,7 +94,7 @@ def test_a_cancel_request_is_for_the_call_that_runs_not_for_the_ones_it_waits_on
 
     def outer() -> None:
         started.set()
-        assert _wait_until(background.cancelled)
+        assert wait_until(background.cancelled)
         seen.append(pool.submit(inner).result(WAIT))  # waited on from a cancelled call
         seen.append(background.cancelled())
 
@@ -210,7 +202,7 @@ def test_idle_threads_end_and_new_ones_start_for_calls_that_come_any_moment() ->
             assert [f.result(WAIT) for f in futures] == list(range(len(futures)))
             if round_ % 3 == 0:
                 time.sleep(0.002)
-        assert _wait_until(lambda: pool._runner.threads == 0)
+        assert wait_until(lambda: worker_threads(pool) == 0)
 
 
 def test_idle_timeout_must_be_a_positive_number_of_seconds_for_the_pools_own_workers() -> None:

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import background
-from background import _default
+from background._defaults import defaults
 
 TIMEOUT = 60
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,8 +216,7 @@ OPERATIONS = st.lists(
 
 def _check_sequence(operations: list[tuple[str, str, int]], timeout: float = 10) -> None:
     """Run *operations*; then every future has ended exactly once, correctly."""
-    background.shutdown(wait=True)
-    _default._n = None
+    defaults.reset()
     ledger = Ledger()
     release = threading.Event()  # holds the first call of each pool, so queues build up
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from support import worker_threads
 
 import background
 from background import _interruptible
@@ -182,7 +183,7 @@ def test_a_task_may_wait_for_tasks_it_submits_even_on_a_full_pool() -> None:
             return [direct, *helped]
 
         assert parent(1).result(TIMEOUT) == [2, 2, 3]
-        assert pool._runner.threads <= 2
+        assert worker_threads(pool) <= 2
 
 
 def test_waiting_for_everything_from_inside_a_default_pool_task_is_refused() -> None:

@@ -7,16 +7,43 @@ import selectors
 import threading
 import time
 from concurrent.futures import TimeoutError as FuturesTimeoutError
-from typing import TYPE_CHECKING, Any
 
-from background._future import logger
-from background._job import Job
+from background._diagnostics import logger
 
 from . import outcome, worker
 from .workers import Worker, to_retire
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .runner import ProcessRunner
+    from collections import deque
+    from typing import Any, Protocol
+
+    from background._job import Job
+
+    from .workers import Durations, Pending
+
+    class ProcessRunner(Protocol):
+        """The state a manager shares with its :class:`~.runner.ProcessRunner`, under ``lock``."""
+
+        name: str
+        lock: threading.Lock
+        queue: deque[Pending]
+        workers: list[Worker]
+        leaving: list[Worker]
+        closing: bool
+        broken: BaseException | None
+        durations: Durations
+        max_tasks: int | None
+        max_memory: int | None
+        idle_timeout: float | None
+
+        def assign_locked(self) -> list[tuple[Worker, tuple[bytes, ...]]]: ...
+        def requeue_locked(self, calls: list[Pending]) -> None: ...
+        def after_assigning(self) -> None: ...
+        def send(self, sends: list[tuple[Worker, tuple[bytes, ...]]]) -> None: ...
+        def fail_queued(self, error: BaseException) -> None: ...
+        def initializer_failed(self, description: str) -> None: ...
+
 
 #: Seconds a stopped worker may take to exit (an atexit hook of its own, say) before it is killed.
 STOP_GRACE = 10.0
@@ -241,7 +268,7 @@ class Manager:
         each.close()
         if held:
             job = held[0].job
-            job.set_exception(outcome.died(job, process.exitcode, runner.name))
+            job.hand_over(outcome.died(job, process.exitcode, runner.name), failed=True)
 
     def _forget(self, fd: int) -> None:
         try:
@@ -265,12 +292,11 @@ class Manager:
                     runner.leaving.append(each)
                     each.terminate()
         for job in expired:
-            job.set_exception(
-                FuturesTimeoutError(
-                    f"{job.name} did not finish within its timeout of {job.timeout:g} s; "
-                    "its worker process (and the processes it started) was stopped and replaced"
-                )
+            error = FuturesTimeoutError(
+                f"{job.name} did not finish within its timeout of {job.timeout:g} s; "
+                "its worker process (and the processes it started) was stopped and replaced"
             )
+            job.hand_over(error, failed=True)
 
     def _kill_stragglers(self) -> None:
         """SIGKILL the leaving workers whose grace is over."""

@@ -6,9 +6,14 @@ import pickle
 import signal
 
 from background import _pickling
-from background._job import Job
 
 from . import worker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from background._job import Job
 
 
 class RemoteTraceback(Exception):
@@ -30,37 +35,39 @@ def with_remote_traceback(error: BaseException, text: str | None) -> BaseExcepti
 
 
 def settle(job: Job, kind: int, payload: memoryview) -> None:
-    """Settle *job*'s future from a worker's reply of *kind*."""
-    name = job.name
+    """Settle *job*'s future from a worker's reply of *kind* (in the manager thread).
+
+    The reply is read here; the future's done-callbacks, if any, run in a
+    settler thread (see :meth:`Job.hand_over`).
+    """
     try:
         value = _pickling.loads(payload)
     except BaseException as error:  # SystemExit from a __reduce__ too: fail this call only
         failure = pickle.UnpicklingError(
-            f"the result of {name} came back from the worker process but cannot be "
+            f"the result of {job.name} came back from the worker process but cannot be "
             f"unpickled here: {worker.describe(error)}"
         )
         failure.__cause__ = error
-        job.set_exception(failure)
+        job.hand_over(failure, failed=True)
         return
     if kind == worker.OK:
-        job.set_result(value)
-    elif kind == worker.RAISED:
-        raised, text = value
-        job.set_exception(with_remote_traceback(raised, text))
-    elif kind == worker.RESULT_UNPICKLABLE:
-        type_name, description = value
-        job.set_exception(
-            pickle.PicklingError(
-                f"{name} returned a {type_name}, which cannot be pickled to send it "
-                f"back from the worker process ({description})"
-            )
-        )
+        job.hand_over(value, failed=False)
     else:
-        job.set_exception(
-            pickle.UnpicklingError(
-                f"the worker process could not load the call to {name}: {value}"
-            )
+        job.hand_over(_failure(job.name, kind, value), failed=True)
+
+
+def _failure(name: str, kind: int, value: Any) -> BaseException:
+    """The exception that a worker's reply of *kind* (not ``OK``) stands for."""
+    if kind == worker.RAISED:
+        raised, text = value
+        return with_remote_traceback(raised, text)
+    if kind == worker.RESULT_UNPICKLABLE:
+        type_name, description = value
+        return pickle.PicklingError(
+            f"{name} returned a {type_name}, which cannot be pickled to send it "
+            f"back from the worker process ({description})"
         )
+    return pickle.UnpicklingError(f"the worker process could not load the call to {name}: {value}")
 
 
 def exit_reason(code: int | None) -> str:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 import pickle
-import types
 import weakref
 from typing import Any
 
 from background import _pickling
+from background._batch import Batch
 from background._job import Job
+from background._wrapper import unwrap
 
-from .batches import Batch
 from .workers import Pending
 
 
@@ -35,7 +35,7 @@ class Packer:
             pickle.PicklingError: the function or an argument cannot be pickled.
             ImportError: it needs cloudpickle, which is not installed.
         """
-        fn = unwrap_task(job.fn)
+        fn = unwrap(job.fn)
         fn_id, fn_bytes = self._function(fn, job)
         call = (job.args, job.kwargs)
         try:
@@ -66,16 +66,6 @@ class Packer:
         except TypeError:  # no weak reference to it: pickle it every time
             return 0, entry[1]
         return entry
-
-
-def unwrap_task(fn: Any) -> Any:
-    """What a worker runs for *fn*: for a ``@background.task`` wrapper, its call.
-
-    Calling the wrapper in the worker would submit the call again there.
-    """
-    if isinstance(fn, types.FunctionType):
-        return fn.__dict__.get("_background_call", fn)
-    return fn
 
 
 def _labelled_arguments(fn: Any, job: Job) -> dict[str, Any]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
-import os
 import threading
 import weakref
 from collections import deque
 from typing import Any, Callable
 
 from background import _pickling
-from background._job import Job, task_name
+from background._compat import after_fork_in_child
+from background._diagnostics import task_name
+from background._job import Job
 
 from . import launch, worker
 from .manager import Manager
@@ -97,6 +99,10 @@ class ProcessRunner:
         self.launch_failure: BaseException | None = None
         self._task_ids = itertools.count()
 
+    def forget_parent_in_child(self) -> None:
+        """In a forked child: done for every live runner by this module's at-fork hook."""
+        self.reset()
+
     # -- the Runner protocol ---------------------------------------------------
 
     @property
@@ -129,6 +135,7 @@ class ProcessRunner:
             ImportError: it needs cloudpickle, which is not installed.
         """
         pending = self._packer.pack(job)
+        job.future._stop = functools.partial(self.stop, job)  # see Future.cancel
         sends: list[tuple[Worker, tuple[bytes, ...]]] = []
         with self.lock:
             error = self.broken
@@ -176,38 +183,37 @@ class ProcessRunner:
 
     def stop(self, job: Job) -> bool:
         """Stop *job*'s call while it runs: terminate its worker (and the processes
-        it started), which is then replaced.
+        it started), which is then replaced; its future ends cancelled.
 
         Only a call that runs alone in its worker can be stopped (every call
-        that is not quick, see :meth:`_bundle_locked`); ``False`` otherwise,
-        or if the call is not running here. The caller settles its future.
+        that is not quick, see :func:`~.workers.bundle`); ``False`` otherwise,
+        or if the call is not running here.
         """
         with self.lock:
-            for pending in self.queue:
-                if pending.job is job:  # marked running, back in the queue (see requeue_locked)
-                    self.queue.remove(pending)
-                    return True
-            for each in self.workers:
-                if len(each.calls) == 1 and each.calls[0][1].job is job:
-                    each.calls.clear()
-                    each.deadline = None
-                    self.workers.remove(each)
-                    self.leaving.append(each)
-                    each.terminate()
-                    manager = self.manager
-                    break
-            else:
-                return False
+            manager = self.manager
+            requeued = [p for p in self.queue if p.job is job]  # see requeue_locked
+            for pending in requeued:
+                self.queue.remove(pending)
+            chosen = [w for w in self.workers if len(w.calls) == 1 and w.calls[0][1].job is job]
+            for each in chosen:
+                each.calls.clear()
+                each.deadline = None
+                self.workers.remove(each)
+                self.leaving.append(each)
+                each.terminate()
+        if not (requeued or chosen):
+            return False
         if manager is not None:
             manager.wake()
+        job.cancel_running()
         return True
 
-    def kill(self) -> list[Job]:
+    def kill(self, unfinished: object) -> None:
         """Shut down now: cancel the queued calls, terminate every worker.
 
-        Returns the jobs of the calls that were running, for the caller to
-        settle (cancelled); returns once the workers are gone, within about
-        :data:`~.workers.GRACE` seconds, plus the time to reap them.
+        The running calls' futures end cancelled. Returns once the workers
+        are gone, within about :data:`~.workers.GRACE` seconds, plus the time
+        to reap them. (The pool's *unfinished* futures need nothing more.)
         """
         with self.lock:
             self.closing = True
@@ -224,13 +230,12 @@ class ProcessRunner:
             manager = self.manager
         for pending in queued:
             pending.job.cancel()
+        for job in running:
+            job.cancel_running()
         if manager is not None:
             manager.wake()
             if manager.thread is not threading.current_thread():
                 manager.thread.join(GRACE + 5)
-        return running
-
-    # -- pickling ---------------------------------------------------------------
 
     # -- placing calls (under the lock) -------------------------------------------
 
@@ -390,5 +395,4 @@ def _after_fork_in_child() -> None:
     launch.forget_in_child()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+after_fork_in_child(_after_fork_in_child)

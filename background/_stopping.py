@@ -1,0 +1,123 @@
+"""How a pool stops: ``shutdown()`` lets the work finish, ``cancel_queued()``
+cancels what waits, ``kill()`` stops it all now; and ``background.cancelled()``,
+with which a thread call (that nothing can stop from outside) learns that it
+should stop.
+
+``Pool`` takes the first three as methods.
+"""
+
+from __future__ import annotations
+
+from ._future import _worker
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
+    from typing import Protocol
+
+    from ._outstanding import Outstanding
+    from ._protocols import Runner
+
+    class Pool(Protocol):
+        """What of a :class:`background.Pool` stopping it takes."""
+
+        _shutdown: bool
+        _shutdown_lock: threading.Lock
+        _stop_when_collected: list[Runner]
+        _runner: Runner
+        _outstanding: Outstanding
+
+
+def shutdown(pool: Pool, wait: bool = True, *, cancel_futures: bool = False) -> None:
+    """Accept no more work; let queued calls finish (or cancel them).
+
+    Args:
+        wait: block until every worker has finished.
+        cancel_futures: cancel the calls that have not started yet.
+    """
+    with pool._shutdown_lock:
+        pool._shutdown = True
+        pool._stop_when_collected.clear()  # stopped now, not again once collected
+    pool._runner.shutdown(wait, cancel_futures)
+
+
+def cancel_queued(pool: Pool) -> int:
+    """Cancel every call that has not started; return how many."""
+    return pool._runner.cancel_queued()
+
+
+def kill(pool: Pool) -> None:
+    """Stop the pool now: cancel what is queued, stop what runs, and return.
+
+    The pool is shut down (later calls raise :class:`RuntimeError`) and every
+    call that has not started is cancelled. Then, by kind of pool:
+
+    * processes: every worker, and every process it started, gets
+      ``SIGTERM``, then ``SIGKILL`` half a second later if it lives on; the
+      running calls' futures end cancelled. It returns once the workers are
+      gone, within about a second.
+    * threads: a thread cannot be stopped from outside, so the running calls
+      are asked to stop (:func:`background.cancelled` turns ``True`` in them)
+      and it returns at once; each of their futures settles when its call
+      ends, as after ``cancel()``.
+    * ``executor=``: the pool's futures of unfinished calls are cancelled,
+      then the executor's ``terminate_workers()`` is called (Python 3.14's
+      :class:`~concurrent.futures.ProcessPoolExecutor` has it; it sends its
+      workers ``SIGTERM``, but not the processes they started), else its
+      ``kill_workers()``, else ``shutdown(wait=False, cancel_futures=True)``,
+      after which a call it had started may run on (in a thread, say).
+
+    It is a method of its own, not an option of :meth:`shutdown`, so that
+    ``shutdown()`` keeps its one meaning: let the work finish, lose nothing.
+    See :doc:`/recipes/stopping`.
+
+    .. versionadded:: 1.1
+    """
+    with pool._shutdown_lock:
+        pool._shutdown = True
+        pool._stop_when_collected.clear()  # stopped now, not again once collected
+    pool._runner.kill(pool._outstanding.snapshot())
+
+
+def cancelled() -> bool:
+    """``True`` if the call that runs in this thread was asked to stop.
+
+    A thread cannot be stopped from outside, so a long call in a thread pool
+    checks now and then, and stops early once its future's
+    :meth:`~background.Future.cancel` was called (or the pool's
+    :meth:`~background.Pool.kill`). ``cancel()`` itself returns ``False``
+    for a call that runs in a thread, as in the standard library: the call
+    was not stopped (yet). If the call then raises
+    :class:`concurrent.futures.CancelledError`, its future ends cancelled
+    (``cancelled()`` is ``True``; waiters and done-callbacks are told as for
+    any cancel); if it returns, or raises anything else, that is its outcome.
+
+    It is ``False`` outside a pool's call (in a function called directly,
+    say), and in a worker process, whose calls ``cancel()`` stops instead.
+    Each call sees its own future's request, not that of a call waiting on it.
+
+    Example:
+        >>> import concurrent.futures, threading, time
+        >>> import background
+        >>> started = threading.Event()
+        >>> def crunch(steps):
+        ...     started.set()
+        ...     for step in range(steps):
+        ...         if background.cancelled():
+        ...             raise concurrent.futures.CancelledError  # stop here
+        ...         time.sleep(0.01)
+
+        >>> future = background.run(crunch, 10_000)
+        >>> started.wait(60)
+        True
+        >>> future.cancel()  # a thread call: not stopped from outside...
+        False
+        >>> concurrent.futures.wait([future], 60).not_done
+        set()
+        >>> future.cancelled()  # ...but it saw the request and stopped
+        True
+
+    .. versionadded:: 1.1
+    """
+    future = _worker.running
+    return future is not None and future._cancel_requested

@@ -1,0 +1,126 @@
+"""What a decorated function is: a wrapper that submits its calls to a pool.
+
+Used by ``@background.task`` (on the default pools) and by ``Pool.task``;
+:func:`unwrap` gives back what the wrapper runs, for a pool handed the
+wrapper itself (``pool.submit(my_task, ...)``), which must not submit the
+call a second time from inside a worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+
+from . import _callbacks, _validate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Any, Callable
+
+    from ._future import Future
+    from ._gate import Gate
+    from ._protocols import Submitter
+    from ._types import Task
+
+
+def unwrap(fn: Any) -> Any:
+    """What a pool runs for *fn*: for a task wrapper, the call it wraps; else *fn*."""
+    if isinstance(fn, types.FunctionType):
+        return fn.__dict__.get("_background_call", fn)
+    return fn
+
+
+class Options:
+    """The validated options of one ``@task(...)``, ready to wrap functions."""
+
+    __slots__ = ("backoff", "callbacks", "max_pending", "retries", "retry_on", "timeout")
+
+    def __init__(
+        self,
+        callback: object = None,
+        retries: object = 0,
+        retry_on: object = Exception,
+        backoff: object = 0.0,
+        max_pending: object = None,
+        timeout: object = None,
+    ) -> None:
+        self.callbacks: tuple[Callable[[Future[Any]], object], ...] = _validate.callbacks(callback)
+        self.retries = _validate.non_negative_int(retries, "retries")
+        self.retry_on = _validate.exception_types(retry_on, "retry_on")
+        self.backoff = _validate.seconds(backoff, "backoff")
+        self.max_pending = _validate.optional_positive_int(max_pending, "max_pending")
+        self.timeout = _validate.optional_seconds(timeout, "timeout")
+
+
+#: The options that :class:`Options` takes, by name.
+OPTION_NAMES = ("callback", "retries", "retry_on", "backoff", "max_pending", "timeout")
+
+
+def decorate(
+    fn: Callable[..., Any] | None,
+    options: dict[str, Any],
+    target: Callable[[], Submitter],
+    what: str,
+) -> Any:
+    """``what(fn, **options)``: *fn* wrapped, or (without *fn*) a decorator that wraps."""
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(
+            f"{what} got unexpected options {', '.join(unknown)}; "
+            f"it takes {', '.join(OPTION_NAMES)}"
+        )
+    settings = Options(**options)
+    if fn is None:
+        return lambda fn: wrap(fn, settings, target)
+    return wrap(fn, settings, target)
+
+
+def wrap(
+    fn: Callable[..., Any], options: Options, target: Callable[[], Submitter]
+) -> Task[Any, Any]:
+    """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
+    _validate.task_function(fn)
+    call: Callable[..., Any] = fn
+    if options.retries:
+        from ._retry import Retrying  # loaded with the first task that retries
+
+        call = Retrying(fn, options.retries, options.retry_on, options.backoff)
+    gates: tuple[Gate, ...] = ()
+    if options.max_pending:
+        from ._gate import Gate  # loaded with the first max_pending
+
+        gates = (Gate(options.max_pending),)
+    own_callbacks = options.callbacks
+    call_timeout = options.timeout
+
+    def submit(*args: Any, **kwargs: Any) -> Future[Any]:
+        callbacks = _callbacks.registered
+        if own_callbacks:
+            callbacks += own_callbacks
+        return target()._submit(call, args, kwargs, callbacks, gates, call_timeout)
+
+    def map(
+        *iterables: Iterable[Any],
+        timeout: float | None = None,
+        chunksize: int | None = None,
+        buffersize: int | None = None,
+        ordered: bool = True,
+        return_exceptions: bool = False,
+    ) -> Iterator[Any]:
+        return target()._map(
+            call,
+            iterables,
+            timeout,
+            chunksize,
+            buffersize,
+            call_timeout,
+            ordered,
+            return_exceptions,
+        )
+
+    functools.update_wrapper(submit, fn)
+    wrapper: Any = submit
+    wrapper.map = map
+    wrapper._background_call = call  # what a pool runs when handed the wrapper itself
+    return wrapper  # type: ignore[no-any-return]
