@@ -107,7 +107,8 @@ class Future(concurrent.futures.Future[T]):
         A call that runs in a worker process is stopped: its worker, and
         every process that worker started, is terminated (``SIGTERM``, then
         ``SIGKILL`` after half a second) and replaced, and the future ends
-        cancelled. A call that runs in a thread cannot be stopped: ``cancel()``
+        cancelled (a quick call that shares its worker with others is left
+        to finish: ``False``). A call that runs in a thread cannot be stopped: ``cancel()``
         returns ``False`` and the call runs on, but it can see the request
         with :func:`background.cancelled` and stop itself. A finished call
         is not cancelled (``False``).
@@ -201,6 +202,10 @@ class Future(concurrent.futures.Future[T]):
         """Call ``fn(future)`` once the future is done (at once if it is already).
 
         A callback that raises is logged and stops nothing; see the class.
+
+        .. versionadded:: 1.1
+           Documented here; a callback that is not callable is refused with
+           :class:`TypeError`.
         """
         candidate: object = fn  # typed as callable, but any object can come in
         if not callable(candidate):

@@ -112,8 +112,8 @@ class Pool(concurrent.futures.Executor):
             counted from the moment the call starts running (see
             :doc:`/guarantees`). A call over it fails with
             :class:`concurrent.futures.TimeoutError`.
-            In a process pool the call is stopped: its worker is killed and
-            replaced. A thread cannot be stopped: in a thread pool only the
+            In a process pool the call is stopped: its worker and the processes it started
+            are killed and replaced. A thread cannot be stopped: in a thread pool only the
             future fails, and the call runs on to its end, keeping its worker.
             ``@background.task(timeout=...)`` overrides it for one task.
         max_memory_per_worker: replace a worker process after a call that

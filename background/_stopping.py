@@ -28,25 +28,25 @@ if TYPE_CHECKING:
         _outstanding: Outstanding
 
 
-def shutdown(pool: Pool, wait: bool = True, *, cancel_futures: bool = False) -> None:
+def shutdown(self: Pool, wait: bool = True, *, cancel_futures: bool = False) -> None:
     """Accept no more work; let queued calls finish (or cancel them).
 
     Args:
         wait: block until every worker has finished.
         cancel_futures: cancel the calls that have not started yet.
     """
-    with pool._shutdown_lock:
-        pool._shutdown = True
-        pool._stop_when_collected.clear()  # stopped now, not again once collected
-    pool._runner.shutdown(wait, cancel_futures)
+    with self._shutdown_lock:
+        self._shutdown = True
+        self._stop_when_collected.clear()  # stopped now, not again once collected
+    self._runner.shutdown(wait, cancel_futures)
 
 
-def cancel_queued(pool: Pool) -> int:
+def cancel_queued(self: Pool) -> int:
     """Cancel every call that has not started; return how many."""
-    return pool._runner.cancel_queued()
+    return self._runner.cancel_queued()
 
 
-def kill(pool: Pool) -> None:
+def kill(self: Pool) -> None:
     """Stop the pool now: cancel what is queued, stop what runs, and return.
 
     The pool is shut down (later calls raise :class:`RuntimeError`) and every
@@ -73,10 +73,10 @@ def kill(pool: Pool) -> None:
 
     .. versionadded:: 1.1
     """
-    with pool._shutdown_lock:
-        pool._shutdown = True
-        pool._stop_when_collected.clear()  # stopped now, not again once collected
-    pool._runner.kill(pool._outstanding.snapshot())
+    with self._shutdown_lock:
+        self._shutdown = True
+        self._stop_when_collected.clear()  # stopped now, not again once collected
+    self._runner.kill(self._outstanding.snapshot())
 
 
 def cancelled() -> bool:
