@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,51 @@ def test_the_memory_limit_needs_process_true_and_a_number_of_bytes() -> None:
         background.Pool(process=True, max_memory_per_worker=True)
     with pytest.raises(ValueError, match="max_memory_per_worker must be at least 1 byte, got 0"):
         background.Pool(process=True, max_memory_per_worker=0)
+
+
+KILLING_SCRIPT = """
+import time
+
+import background
+
+pool = background.Pool(2, process=True)
+futures = [pool.submit(time.sleep, 60) for _ in range(4)]
+while sum(f.running() for f in futures) < 2:
+    time.sleep(0.01)
+pool.kill()
+
+threads = background.Pool(1)
+
+
+def until_asked_to_stop():
+    while not background.cancelled():
+        time.sleep(0.01)
+    return "stopped"
+
+
+running = threads.submit(until_asked_to_stop)
+while not running.running():
+    time.sleep(0.01)
+threads.kill()
+print("cancelled", sum(f.cancelled() for f in futures), running.result())
+"""
+
+
+def test_a_script_that_kills_its_pools_exits_without_waiting_for_their_calls(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "example.py"
+    script.write_text(KILLING_SCRIPT)
+    environment = dict(os.environ, PYTHONPATH=str(Path(background.__file__).parent.parent))
+    ran = subprocess.run(
+        [sys.executable, "example.py"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=50,  # the calls sleep 60 s: the exit did not wait for them
+    )
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "cancelled 4 stopped\n", "")
