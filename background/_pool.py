@@ -7,7 +7,7 @@ import contextvars
 import itertools
 import threading
 
-from . import _exit, _stopping, _validate, _wrapper
+from . import _exit, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count
 from ._diagnostics import task_name
@@ -15,6 +15,7 @@ from ._future import Future, _worker
 from ._job import Job
 from ._outstanding import Outstanding
 from ._runners import make_runner
+from ._stopping import Stopping
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ else:
 _pool_numbers = itertools.count(1)
 
 
-class Pool(concurrent.futures.Executor):
+class Pool(Stopping, concurrent.futures.Executor):
     """A pool of workers: a :class:`concurrent.futures.Executor` with a live ``n``.
 
     Threads by default; worker processes with ``process=True``; or any
@@ -368,11 +369,6 @@ class Pool(concurrent.futures.Executor):
             ordered=_validate.flag(ordered, "ordered"),
             return_exceptions=_validate.flag(return_exceptions, "return_exceptions"),
         )
-
-    # How a pool stops: let the work finish, cancel what waits, or stop it all now.
-    shutdown = _stopping.shutdown
-    cancel_queued = _stopping.cancel_queued
-    kill = _stopping.kill
 
     def _forget_parent_in_child(self) -> None:
         """In a forked child: the parent's calls are not ours, nor its held locks."""

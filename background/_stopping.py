@@ -2,8 +2,6 @@
 cancels what waits, ``kill()`` stops it all now; and ``background.cancelled()``,
 with which a thread call (that nothing can stop from outside) learns that it
 should stop.
-
-``Pool`` takes the first three as methods.
 """
 
 from __future__ import annotations
@@ -13,70 +11,69 @@ from ._future import _worker
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
-    from typing import Protocol
 
     from ._outstanding import Outstanding
     from ._protocols import Runner
 
-    class Pool(Protocol):
-        """What of a :class:`background.Pool` stopping it takes."""
 
-        _shutdown: bool
-        _shutdown_lock: threading.Lock
-        _stop_when_collected: list[Runner]
-        _runner: Runner
-        _outstanding: Outstanding
+class Stopping:
+    """How a pool stops: :class:`~background.Pool` takes these methods from here."""
 
+    _shutdown: bool
+    _shutdown_lock: threading.Lock
+    _stop_when_collected: list[Runner]
+    _runner: Runner
+    _outstanding: Outstanding
 
-def shutdown(self: Pool, wait: bool = True, *, cancel_futures: bool = False) -> None:
-    """Accept no more work; let queued calls finish (or cancel them).
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Accept no more work; let queued calls finish (or cancel them).
 
-    Args:
-        wait: block until every worker has finished.
-        cancel_futures: cancel the calls that have not started yet.
-    """
-    with self._shutdown_lock:
-        self._shutdown = True
-        self._stop_when_collected.clear()  # stopped now, not again once collected
-    self._runner.shutdown(wait, cancel_futures)
+        Args:
+            wait: block until every worker has finished.
+            cancel_futures: cancel the calls that have not started yet.
+        """
+        self._close()
+        self._runner.shutdown(wait, cancel_futures)
 
+    def _close(self) -> None:
+        """Take no more calls."""
+        with self._shutdown_lock:
+            self._shutdown = True
+            self._stop_when_collected.clear()  # stopped now, not again once collected
 
-def cancel_queued(self: Pool) -> int:
-    """Cancel every call that has not started; return how many."""
-    return self._runner.cancel_queued()
+    def cancel_queued(self) -> int:
+        """Cancel every call that has not started; return how many."""
+        return self._runner.cancel_queued()
 
+    def kill(self) -> None:
+        """Stop the pool now: cancel what is queued, stop what runs, and return.
 
-def kill(self: Pool) -> None:
-    """Stop the pool now: cancel what is queued, stop what runs, and return.
+        The pool is shut down (later calls raise :class:`RuntimeError`) and every
+        call that has not started is cancelled. Then, by kind of pool:
 
-    The pool is shut down (later calls raise :class:`RuntimeError`) and every
-    call that has not started is cancelled. Then, by kind of pool:
+        * processes: every worker, and every process it started, gets
+          ``SIGTERM``, then ``SIGKILL`` half a second later if it lives on; the
+          running calls' futures end cancelled. It returns once the workers are
+          gone, within about a second.
+        * threads: a thread cannot be stopped from outside, so the running calls
+          are asked to stop (:func:`background.cancelled` turns ``True`` in them)
+          and it returns at once; each of their futures settles when its call
+          ends, as after ``cancel()``.
+        * ``executor=``: the pool's futures of unfinished calls are cancelled,
+          then the executor's ``terminate_workers()`` is called (Python 3.14's
+          :class:`~concurrent.futures.ProcessPoolExecutor` has it; it sends its
+          workers ``SIGTERM``, but not the processes they started), else its
+          ``kill_workers()``, else ``shutdown(wait=False, cancel_futures=True)``,
+          after which a call it had started may run on (in a thread, say).
 
-    * processes: every worker, and every process it started, gets
-      ``SIGTERM``, then ``SIGKILL`` half a second later if it lives on; the
-      running calls' futures end cancelled. It returns once the workers are
-      gone, within about a second.
-    * threads: a thread cannot be stopped from outside, so the running calls
-      are asked to stop (:func:`background.cancelled` turns ``True`` in them)
-      and it returns at once; each of their futures settles when its call
-      ends, as after ``cancel()``.
-    * ``executor=``: the pool's futures of unfinished calls are cancelled,
-      then the executor's ``terminate_workers()`` is called (Python 3.14's
-      :class:`~concurrent.futures.ProcessPoolExecutor` has it; it sends its
-      workers ``SIGTERM``, but not the processes they started), else its
-      ``kill_workers()``, else ``shutdown(wait=False, cancel_futures=True)``,
-      after which a call it had started may run on (in a thread, say).
+        It is a method of its own, not an option of :meth:`shutdown`, so that
+        ``shutdown()`` keeps its one meaning: let the work finish, lose nothing.
+        See :doc:`/recipes/stopping`.
 
-    It is a method of its own, not an option of :meth:`shutdown`, so that
-    ``shutdown()`` keeps its one meaning: let the work finish, lose nothing.
-    See :doc:`/recipes/stopping`.
-
-    .. versionadded:: 1.1
-    """
-    with self._shutdown_lock:
-        self._shutdown = True
-        self._stop_when_collected.clear()  # stopped now, not again once collected
-    self._runner.kill(self._outstanding.snapshot())
+        .. versionadded:: 1.1
+        """
+        self._close()
+        self._runner.kill(self._outstanding.snapshot())
 
 
 def cancelled() -> bool:

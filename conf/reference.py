@@ -267,7 +267,18 @@ def _check_new_parameters(name: str, obj: Any, lines: list[str]) -> None:
 
 
 def _plain_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
-    """autodoc-process-bases: ``Future[T]`` shows as ``concurrent.futures.Future``."""
+    """autodoc-process-bases: ``Future[T]`` shows as ``concurrent.futures.Future``,
+    and a private base (``Pool``'s ``_stopping.Stopping``) is not shown."""
+    public = set(getattr(sys.modules.get("background"), "__all__", ()))
+    bases[:] = [
+        base
+        for base in bases
+        if not (
+            isinstance(base, type)
+            and base.__module__.startswith("background._")
+            and base.__name__ not in public
+        )
+    ]
     for i, base in enumerate(bases):
         base = typing.get_origin(base) or base
         if isinstance(base, type):
