@@ -181,7 +181,7 @@ def as_completed(
             :class:`TimeoutError` (``None``: wait for ever).
         progress: show a tqdm progress bar (``pip install
             'background[progress]'``); a dict of options for
-            :class:`tqdm.tqdm` shows one with those options.
+            ``tqdm.tqdm`` shows one with those options.
 
     Example:
         >>> import background
