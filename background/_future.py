@@ -86,6 +86,8 @@ class Future(concurrent.futures.Future[T]):
       and the other callbacks and the worker go on. (Only a
       :class:`KeyboardInterrupt` in the main thread goes on up: that is a
       Ctrl-C.)
+    * ``cancel()`` a call that runs in a worker process: it is stopped (see
+      :meth:`cancel`).
     """
 
     _log_exception = False

@@ -62,7 +62,9 @@ class Pool(Stopping, concurrent.futures.Executor):
     functions whose calls took under a millisecond so far, a few of them that
     run back to back (two milliseconds of work at most). A call that reports
     ``running()`` has started or is about to, and every other one can be
-    cancelled; a worker that dies fails only the call it was running.
+    cancelled; ``cancel()`` on a running one stops it, and its worker is
+    replaced (see :meth:`Future.cancel <background.Future.cancel>`). A worker
+    that dies fails only the call it was running.
     Workers start as work arrives (under ``fork`` all at once, on the first
     call) and never outlive the program.
     Contextvars do not travel to processes. Workers never import the

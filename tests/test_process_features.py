@@ -91,17 +91,17 @@ def test_idle_workers_retire_and_come_back_on_demand(method: str) -> None:
 
 
 def test_idle_thread_workers_retire_and_come_back_on_demand() -> None:
+    import threading
+
     with background.Pool(3, idle_timeout=0.2) as pool:
-        assert [f.result(WAIT) for f in [pool.submit(pow, 2, i) for i in range(6)]] == [
-            1,
-            2,
-            4,
-            8,
-            16,
-            32,
-        ]
+        squares = [pool.submit(pow, i, 2) for i in range(6)]
+        assert [f.result(WAIT) for f in squares] == [0, 1, 4, 9, 16, 25]
         assert wait_until(lambda: worker_threads(pool) == 0, 10)
         assert pool.submit(abs, -4).result(WAIT) == 4
+        # Back to full size: three calls that each wait for the other two all end.
+        together = threading.Barrier(3, timeout=WAIT)
+        waits = [pool.submit(together.wait) for _ in range(3)]
+        assert sorted(f.result(WAIT) for f in waits) == [0, 1, 2]
 
 
 @pytest.mark.parametrize("method", METHODS)
