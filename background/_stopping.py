@@ -90,7 +90,8 @@ def cancelled() -> bool:
     any cancel); if it returns, or raises anything else, that is its outcome.
 
     It is ``False`` outside a pool's call (in a function called directly,
-    say), and in a worker process, whose calls ``cancel()`` stops instead.
+    say), in a worker process, whose calls ``cancel()`` stops instead, and in
+    a call that an ``executor=`` pool's executor (a dask cluster's) runs.
     Each call sees its own future's request, not that of a call waiting on it.
 
     Example:
