@@ -83,6 +83,8 @@ def test_a_cancelled_error_raised_unasked_is_the_calls_exception() -> None:
 def test_cancelled_is_false_outside_a_pools_call_and_in_one_not_cancelled() -> None:
     assert background.cancelled() is False
     assert background.run(background.cancelled).result(WAIT) is False
+    with background.Pool(executor=concurrent.futures.ThreadPoolExecutor(1)) as pool:
+        assert pool.submit(background.cancelled).result(WAIT) is False
 
 
 def test_a_cancel_request_is_for_the_call_that_runs_not_for_the_ones_it_waits_on() -> None:
