@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
 
     from ._api import callback, default_pool, remove_callback, run, shutdown, use
     from ._dask import dask_pool
+    from ._eager import eager
     from ._errors import WorkerDied
     from ._future import Future
     from ._pool import Pool
@@ -49,6 +50,7 @@ __all__ = [
     "cancelled",
     "dask_pool",
     "default_pool",
+    "eager",
     "n",
     "remove_callback",
     "results",
@@ -71,6 +73,7 @@ _homes = {
     "shutdown": "_api",
     "use": "_api",
     "dask_pool": "_dask",
+    "eager": "_eager",
     "Future": "_future",
     "cancelled": "_stopping",
     "Pool": "_pool",

@@ -1,14 +1,16 @@
-"""Per-call time limits for calls that cannot be killed (threads, foreign executors).
+"""Background's one timer: per-call time limits, and retries that wait.
 
-One daemon thread, started on first use, keeps a heap of deadlines. When one
-passes and its call has not finished, the call's future fails with
+One daemon thread, started on first use, keeps a heap of deadlines. When the
+time limit of a call that cannot be killed (in a thread, on a foreign
+executor) passes and the call has not finished, its future fails with
 :class:`concurrent.futures.TimeoutError`; the call itself goes on running,
-since a thread cannot be stopped from outside.
+since a thread cannot be stopped from outside. When the wait of a retry is
+over (see :mod:`background._retries`), the call is handed back to its pool.
 
 Failing a future runs its done-callbacks, which may take their time (or wait
-for other tasks): that happens in settler threads (:mod:`._settlers`), never
-in the deadline thread, so that one slow callback cannot hold up every other
-timeout.
+for other tasks), and handing a call back to a pool may pickle it: that
+happens in settler threads (:mod:`._settlers`), never in the timer thread,
+so that one slow callback cannot hold up every other timeout.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ._compat import after_fork_in_child, daemon_thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Protocol
+    from typing import Any, Callable, Protocol
 
     from ._future import Future
 
@@ -33,11 +35,12 @@ if TYPE_CHECKING:
         """A call with a time limit, as :mod:`background._job` makes them."""
 
         future: Future[Any]
+        attempt: int
 
         @property
         def name(self) -> str: ...
 
-        def expire(self, error: BaseException) -> None: ...
+        def expire(self, error: BaseException, attempt: int) -> None: ...
 
 
 _condition = threading.Condition()
@@ -47,16 +50,34 @@ _thread: threading.Thread | None = None
 
 
 def arm(job: Job, seconds: float) -> None:
-    """Fail *job*'s future with TimeoutError if it is not done in *seconds*."""
-    global _thread
-    entry: list[Any] = [job, seconds]
+    """Fail *job*'s future with TimeoutError if its attempt is not done in *seconds*."""
+    entry = call_later(seconds, _expire, job, seconds, job.attempt)
     job.future.add_done_callback(lambda _: entry.clear())  # drop the job at once
+
+
+def call_later(seconds: float, fn: Callable[..., object], *args: Any) -> list[Any]:
+    """Call ``fn(*args)`` in a settler thread in *seconds*.
+
+    Returns the timer's entry: clearing it (``entry.clear()``) cancels the
+    call and drops its references at once.
+    """
+    global _thread
+    entry: list[Any] = [fn, *args]
     with _condition:
         heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         if _thread is None:
             _thread = daemon_thread(_watch, "background-deadlines")
             _thread.start()
         _condition.notify()
+    return entry
+
+
+def _expire(job: Job, seconds: float, attempt: int) -> None:
+    error = FuturesTimeoutError(
+        f"{job.name} did not finish within its timeout of {seconds:g} s "
+        "(it may still be running: a thread cannot be stopped)"
+    )
+    job.expire(error, attempt)
 
 
 def _watch() -> None:
@@ -72,16 +93,10 @@ def _watch() -> None:
                 _condition.wait(None if not _heap else _heap[0][0] - now)
         fired = list(entry)  # a done-callback may clear it meanwhile
         del entry
-        if len(fired) == 2:
-            job, seconds = fired
-            error = FuturesTimeoutError(
-                f"{job.name} did not finish within its timeout of {seconds:g} s "
-                "(it may still be running: a thread cannot be stopped)"
-            )
-            # Failing the future runs its callbacks: never here, where they
+        if fired:
+            # Failing a future runs its callbacks: never here, where they
             # would hold up every other time limit.
-            _settlers.hand_over(functools.partial(job.expire, error))
-            del job, error
+            _settlers.hand_over(functools.partial(fired[0], *fired[1:]))
         del fired
 
 

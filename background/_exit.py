@@ -52,6 +52,8 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
 
         def _forget_parent_in_child(self) -> None: ...
 
+        def cancel_queued(self) -> int: ...
+
 
 #: The program runs; the main thread has ended and the exit waits for the
 #: work; or the wait is over and nothing more runs.
@@ -224,7 +226,7 @@ def finish_outstanding() -> bool:
     except KeyboardInterrupt:
         phase = OVER
         everything = live_pools()
-        cancelled = sum(pool._runner.cancel_queued() for pool in everything)
+        cancelled = sum(pool.cancel_queued() for pool in everything)  # waiting retries too
         cancelled += sum(runner.cancel_queued() for _, runner in list(_orphans))
         running = sum(len(work) for work in _all_outstanding())
         from ._diagnostics import logger

@@ -147,7 +147,7 @@ def _settle(job: Job, inner: concurrent.futures.Future[Any]) -> None:
         if exception is None:
             job.set_result(inner.result())
         else:
-            job.set_exception(exception)
+            job.fail(exception)  # the executor's future raised: maybe retried
 
 
 def _start(job: Job) -> bool:

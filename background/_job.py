@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ._future import Future
     from ._gate import Gate
     from ._outstanding import Outstanding
+    from ._retries import Retries
 
 
 class Job:
@@ -25,7 +26,18 @@ class Job:
     elsewhere and settle it with :meth:`set_result` / :meth:`set_exception`.
     """
 
-    __slots__ = ("args", "context", "fn", "future", "gates", "kwargs", "outstanding", "timeout")
+    __slots__ = (
+        "args",
+        "attempt",
+        "context",
+        "fn",
+        "future",
+        "gates",
+        "kwargs",
+        "outstanding",
+        "retry",
+        "timeout",
+    )
 
     def __init__(
         self,
@@ -37,6 +49,7 @@ class Job:
         outstanding: Outstanding,
         gates: tuple[Gate, ...] = (),
         timeout: float | None = None,
+        retry: Retries | None = None,
     ) -> None:
         self.future = future
         self.fn = fn
@@ -45,8 +58,12 @@ class Job:
         self.context = context
         self.outstanding = outstanding
         self.gates = gates
-        #: Seconds the call may run before its future fails with TimeoutError.
+        #: Seconds each attempt may run before its future fails with TimeoutError.
         self.timeout = timeout
+        #: The call's retries (``retries=``), if it has any.
+        self.retry = retry
+        #: Which attempt at the call this is (1 for the first, more with retries).
+        self.attempt = 1
 
     @property
     def name(self) -> str:
@@ -80,7 +97,7 @@ class Job:
                 if gates:
                     state.held = held
         except BaseException as exception:
-            self._raised(exception)
+            self.fail(exception)
             # The traceback holds this frame; drop our references so that the
             # future and the job are not kept alive by a reference cycle.
             self = None  # type: ignore[assignment]
@@ -91,13 +108,6 @@ class Job:
                 pass
             finally:
                 self.release()
-
-    def _raised(self, exception: BaseException) -> None:
-        """Settle the future of a call that raised *exception* in this thread."""
-        if isinstance(exception, CancelledError) and self.future._cancel_requested:
-            self.cancel_running()  # it saw background.cancelled() and stopped
-        else:
-            self.set_exception(exception)
 
     def start(self) -> bool:
         """Mark the future running; ``False`` (and released) if it was cancelled.
@@ -126,6 +136,20 @@ class Job:
         finally:
             self.release()
 
+    def fail(self, exception: BaseException) -> None:
+        """The call raised *exception*: retry it if its ``retries=`` say so, else settle.
+
+        A call asked to stop (see :func:`background.cancelled`) that raised
+        :class:`~concurrent.futures.CancelledError` ends cancelled, not retried.
+        """
+        if isinstance(exception, CancelledError) and self.future._cancel_requested:
+            self.cancel_running()
+            return
+        retry = self.retry
+        if retry is not None and retry.again(self, exception):
+            return
+        self.set_exception(exception)
+
     def set_exception(self, exception: BaseException) -> None:
         """Settle the future with *exception*, naming the task for the logs."""
         future = self.future
@@ -139,33 +163,40 @@ class Job:
         finally:
             self.release()
 
-    def hand_over(self, outcome: Any, failed: bool) -> None:
+    def hand_over(
+        self, outcome: Any, failed: bool, *, raised: bool = False, here: bool = False
+    ) -> None:
         """Settle the future with *outcome* (its result, or its exception if *failed*).
 
         For a thread that must stay responsive (a process pool's manager): if
         the future has done-callbacks, which may take their time or wait for
-        this very pool, a settler thread settles it and runs them instead.
+        this very pool, a settler thread settles it and runs them instead
+        (unless *here*). An exception that the call *raised* may be retried.
         """
-        settle = self.set_exception if failed else self.set_result
-        if self.future._callbacks():
+        settle = self.fail if raised else self.set_exception if failed else self.set_result
+        if self.future._callbacks() and not here:
             from . import _settlers
 
             _settlers.hand_over(functools.partial(settle, outcome))
         else:
             settle(outcome)
 
-    def expire(self, error: BaseException) -> None:
-        """Fail the future of a call that ran over its time limit and cannot be stopped.
+    def expire(self, error: BaseException, attempt: int) -> None:
+        """Fail the future of a call whose *attempt* ran over its time limit and cannot be stopped.
 
-        The call keeps its place (outstanding, max_pending) until it ends.
+        The call keeps its place (outstanding, max_pending) until it ends, and
+        is not retried. Nothing happens if that attempt has ended already.
         """
         future = self.future
-        if not future.done():
-            future._task_name = self.name
-            try:
-                future.set_exception(error)
-            except InvalidStateError:  # it finished meanwhile
-                pass
+        with future._condition:  # Retries.again() moves on to the next attempt under it
+            if future.done() or self.attempt != attempt:
+                return
+            self.attempt = 0  # over its time limit: no retry
+        future._task_name = self.name
+        try:
+            future.set_exception(error)
+        except InvalidStateError:  # it finished meanwhile
+            pass
 
     def cancel(self) -> None:
         """Cancel a job that never started; waiters count it as done at once."""
@@ -192,6 +223,9 @@ class Job:
         future = self.future
         self.outstanding.discard(future)
         future._stop = None  # it held this job: no cycle left behind
+        retry, self.retry = self.retry, None
+        if retry is not None:
+            retry.finished()
         gates, self.gates = self.gates, ()
         if gates:
             future._gates = ()  # its callbacks have run: it holds no place now

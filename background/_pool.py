@@ -7,7 +7,7 @@ import contextvars
 import itertools
 import threading
 
-from . import _exit, _validate, _wrapper
+from . import _exit, _launch, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count
 from ._diagnostics import task_name
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from ._gate import Gate
     from ._protocols import Runner
+    from ._retry import RetryPolicy
     from ._types import P, Task
 
     R = TypeVar("R")
@@ -236,7 +237,7 @@ class Pool(Stopping, concurrent.futures.Executor):
                 (see :doc:`/guarantees`).
         """
         _validate.task_function(fn, "Pool.submit()", decorating=False)
-        return self._submit(_wrapper.unwrap(fn), args, kwargs, (), ())
+        return _wrapper.submit_unwrapped(self, fn, args, kwargs)
 
     def _submit(
         self,
@@ -246,6 +247,7 @@ class Pool(Stopping, concurrent.futures.Executor):
         callbacks: tuple[Callable[[Future[Any]], object], ...],
         gates: tuple[Gate, ...],
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Future[Any]:
         if self.closed:  # fail fast; checked again below, under the lock
             raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
@@ -279,11 +281,11 @@ class Pool(Stopping, concurrent.futures.Executor):
                     raise
             self._outstanding.add(future)
             try:
-                self._runner.start(job)
+                started = _launch.start(self, job, retry)
             except BaseException:
                 job.release()
                 raise
-        return future
+        return _launch.finish(job, started)  # in eager mode, runs the call here
 
     def map(
         self,

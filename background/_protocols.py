@@ -13,6 +13,7 @@ from typing import Any, Callable, Protocol
 from ._future import Future
 from ._gate import Gate
 from ._job import Job
+from ._retry import RetryPolicy
 
 
 class Submitter(Protocol):
@@ -26,6 +27,7 @@ class Submitter(Protocol):
         callbacks: tuple[Callable[[Future[Any]], object], ...],
         gates: tuple[Gate, ...],
         timeout: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Future[Any]: ...
 
     def _map(

@@ -6,6 +6,7 @@ should stop.
 
 from __future__ import annotations
 
+from . import _launch
 from ._future import _worker
 
 TYPE_CHECKING = False
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 class Stopping:
     """How a pool stops: :class:`~background.Pool` takes these methods from here."""
 
+    _name: str
+    _process: bool
     _shutdown: bool
     _shutdown_lock: threading.Lock
     _stop_when_collected: list[Runner]
@@ -33,7 +36,7 @@ class Stopping:
             cancel_futures: cancel the calls that have not started yet.
         """
         self._close()
-        self._runner.shutdown(wait, cancel_futures)
+        _launch.shutdown(self, wait, cancel_futures)  # the runner's, after retries that wait
 
     def _close(self) -> None:
         """Take no more calls."""
@@ -42,14 +45,15 @@ class Stopping:
             self._stop_when_collected.clear()  # stopped now, not again once collected
 
     def cancel_queued(self) -> int:
-        """Cancel every call that has not started; return how many."""
-        return self._runner.cancel_queued()
+        """Cancel every call that has not started (or waits for a retry); return how many."""
+        return self._runner.cancel_queued() + _launch.cancel_waiting(self)
 
     def kill(self) -> None:
         """Stop the pool now: cancel what is queued, stop what runs, and return.
 
-        The pool is shut down (later calls raise :class:`RuntimeError`) and every
-        call that has not started is cancelled. Then, by kind of pool:
+        The pool is shut down (later calls raise :class:`RuntimeError`), every
+        call that has not started or waits for a retry is cancelled, and no
+        call is retried any more. Then, by kind of pool:
 
         * processes: every worker, and every process it started, gets
           ``SIGTERM``, then ``SIGKILL`` half a second later if it lives on; the
@@ -73,6 +77,7 @@ class Stopping:
         .. versionadded:: 1.1
         """
         self._close()
+        _launch.stop_retries(self)
         self._runner.kill(self._outstanding.snapshot())
 
 

@@ -36,6 +36,9 @@ def task(
     backoff: float = 0.0,
     max_pending: int | None = None,
     timeout: float | None = None,
+    backoff_max: float | None = None,
+    jitter: float = 0.0,
+    retry_timeout: float | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -51,6 +54,9 @@ def task(
     backoff: float = 0.0,
     max_pending: int | None = None,
     timeout: float | None = None,
+    backoff_max: float | None = None,
+    jitter: float = 0.0,
+    retry_timeout: float | None = None,
 ) -> Any:
     """Run the decorated function in the background: its call returns a Future.
 
@@ -68,19 +74,36 @@ def task(
         callback: a done-callback, or several, called with the finished
             future; one that raises is logged and does not stop the others.
         retries: run a failed call again up to this many times before its
-            future fails.
+            future fails; the future holds the last attempt's outcome. Each
+            retry is submitted again after its wait: no worker is held while
+            the call waits, and cancelling the future then ends the call.
         retry_on: the exception class (or tuple) that is worth a retry.
+            Only what the call raises is retried: not the
+            :class:`concurrent.futures.TimeoutError` of *timeout*, nor a
+            :class:`background.WorkerDied` (on an executor pool, what the
+            executor's future raises counts as the call's).
         backoff: seconds to wait before the first retry, doubled each time.
+        backoff_max: the longest wait between two attempts, in seconds
+            (default: no limit).
+        jitter: add a random number of seconds, up to this one, to each
+            wait (before *backoff_max* applies), so that calls that failed
+            together do not all retry at the same moment.
+        retry_timeout: the time limit of all the attempts together, in
+            seconds from the call: no retry starts after it (one whose wait
+            would end later is not made), and the last failure reaches the
+            future. It stops no attempt: *timeout* does that.
         max_pending: at most this many calls of this task may be unfinished;
             a further call blocks until one finishes. A call made from inside
             a call of this task (or from one of its done-callbacks) never
             blocks, as that would deadlock, but still counts.
-        timeout: the time limit of each call, in seconds, counted from the
-            moment the call starts running; over it, the future fails with
-            :class:`concurrent.futures.TimeoutError`. In a worker process the
-            call is stopped (the worker is killed and replaced). A thread
-            cannot be stopped: in a thread pool the call runs on to its end,
-            only its future fails. Default: the pool's ``timeout``, if any.
+        timeout: the time limit of each call (of each attempt, with
+            *retries*), in seconds, counted from the moment it starts
+            running; over it, the future fails with
+            :class:`concurrent.futures.TimeoutError`, and the call is not
+            retried. In a worker process the call is stopped (the worker is
+            killed and replaced). A thread cannot be stopped: in a thread
+            pool the call runs on to its end, only its future fails.
+            Default: the pool's ``timeout``, if any.
 
     Returns:
         The function, wrapped: calling it returns a :class:`~background.Future`.
@@ -89,6 +112,12 @@ def task(
         TypeError: *fn* is not a plain callable (a class, a coroutine function or
             a generator function, say), or an option has the wrong type.
         ValueError: an option is out of range.
+
+    .. versionchanged:: 1.1
+       Retries wait without holding a worker: the call is submitted again
+       after the wait (it used to sleep in its worker). New parameters
+       *backoff_max*, *jitter* and *retry_timeout*. With *retries*,
+       *timeout* limits each attempt.
 
     Example:
         >>> import background
@@ -104,7 +133,17 @@ def task(
             raise TypeError(f"pool must be a background.Pool, got {_validate.describe(pool)}")
         if process:
             raise ValueError("give either pool= or process=True, not both")
-    options = _wrapper.Options(callback, retries, retry_on, backoff, max_pending, timeout)
+    options = _wrapper.Options(
+        callback,
+        retries,
+        retry_on,
+        backoff,
+        max_pending,
+        timeout,
+        backoff_max=backoff_max,
+        jitter=jitter,
+        retry_timeout=retry_timeout,
+    )
     if pool is not None:
         chosen = pool
 

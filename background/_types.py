@@ -56,7 +56,8 @@ class Task(Protocol, Generic[P, R]):
 
         Runs on the task's pool, with its time limit; *timeout*,
         *chunksize*, *buffersize*, *ordered* and *return_exceptions* are
-        those of :meth:`background.Pool.map`.
+        those of :meth:`background.Pool.map`. With ``retries=``, each call
+        retries inside its worker, which it holds while it waits.
 
         .. versionchanged:: 1.1
            *ordered* and *return_exceptions*.

@@ -6,7 +6,7 @@ import concurrent.futures
 import contextlib
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar, overload
 
 from . import _interruptible, _validate
 from ._defaults import defaults
@@ -204,12 +204,33 @@ def _as_completed(
             yield future
 
 
+@overload
 def results(
     futures: Iterable[concurrent.futures.Future[T]] | None = None,
     timeout: float | None = None,
     *,
+    return_exceptions: Literal[False] = False,
     progress: bool | dict[str, Any] = False,
-) -> list[T]:
+) -> list[T]: ...
+
+
+@overload
+def results(
+    futures: Iterable[concurrent.futures.Future[T]] | None = None,
+    timeout: float | None = None,
+    *,
+    return_exceptions: bool,
+    progress: bool | dict[str, Any] = False,
+) -> list[T | BaseException]: ...
+
+
+def results(
+    futures: Iterable[concurrent.futures.Future[Any]] | None = None,
+    timeout: float | None = None,
+    *,
+    return_exceptions: bool = False,
+    progress: bool | dict[str, Any] = False,
+) -> list[Any]:
     """Wait for the futures and return their results, in the order given.
 
     As soon as one task fails, its exception is raised, with the traceback
@@ -217,24 +238,57 @@ def results(
     wins); the other tasks keep running. Raises :class:`TimeoutError` after
     *timeout* seconds.
 
+    With ``return_exceptions=True`` nothing a task raises stops the wait, as
+    with :func:`asyncio.gather`: it waits for every future and returns, in
+    the order given, each result or, for a task that failed, its exception
+    (with its traceback) in its place; a cancelled task gives a new
+    :class:`concurrent.futures.CancelledError` in its place. The exceptions
+    returned count as retrieved: none is logged as "never retrieved". The
+    *timeout* still raises :class:`TimeoutError` if some tasks are not done
+    by then (they keep running; :func:`background.wait` tells which).
+
+    .. versionchanged:: 1.1
+       The *return_exceptions* parameter.
+
     Example:
         >>> import background
         >>> background.results([background.run(str.upper, w) for w in ["a", "b"]])
         ['A', 'B']
+        >>> background.results([background.run(int, "7"), background.run(int, "x")],
+        ...                    return_exceptions=True)
+        [7, ValueError("invalid literal for int() with base 10: 'x'")]
     """
     items = _futures(futures)
     timeout = _validate.wait_seconds(timeout)
-    done, not_done = wait(
-        items, timeout, return_when=concurrent.futures.FIRST_EXCEPTION, progress=progress
+    if not isinstance(return_exceptions, bool):
+        raise TypeError(
+            f"return_exceptions must be True or False, got {_validate.describe(return_exceptions)}"
+        )
+    return_when = (
+        concurrent.futures.ALL_COMPLETED
+        if return_exceptions
+        else concurrent.futures.FIRST_EXCEPTION
     )
-    for future in items:
-        if future in done and not future.cancelled() and future.exception() is not None:
-            return [future.result()]  # raises the task's own exception
+    done, not_done = wait(items, timeout, return_when=return_when, progress=progress)
+    if not return_exceptions:
+        for future in items:
+            if future in done and not future.cancelled() and future.exception() is not None:
+                return [future.result()]  # raises the task's own exception
     if not_done:
         raise concurrent.futures.TimeoutError(
             f"{len(not_done)} of {len(items)} tasks not done after {timeout} s"
         )
+    if return_exceptions:
+        return [_outcome(future) for future in items]
     return [future.result() for future in items]
+
+
+def _outcome(future: concurrent.futures.Future[T]) -> T | BaseException:
+    """The result of a done *future*, or what it raised in its place."""
+    if future.cancelled():
+        return concurrent.futures.CancelledError()
+    exception = future.exception()
+    return future.result() if exception is None else exception
 
 
 class _Pending:

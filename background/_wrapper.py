@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._future import Future
     from ._gate import Gate
     from ._protocols import Submitter
+    from ._retry import RetryPolicy
     from ._types import Task
 
 
@@ -31,10 +32,25 @@ def unwrap(fn: Any) -> Any:
     return fn
 
 
+def submit_unwrapped(
+    pool: Submitter, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Future[Any]:
+    """``pool.submit(fn, ...)``: for a task wrapper, its function, retrying as its calls do.
+
+    A task with retries then retries without holding a worker while it waits.
+    """
+    retry: RetryPolicy | None = None
+    if isinstance(fn, types.FunctionType):
+        retry = fn.__dict__.get("_background_retry")
+        if retry is not None:
+            return pool._submit(fn.__dict__["__wrapped__"], args, kwargs, (), (), None, retry)
+    return pool._submit(unwrap(fn), args, kwargs, (), ())
+
+
 class Options:
     """The validated options of one ``@task(...)``, ready to wrap functions."""
 
-    __slots__ = ("backoff", "callbacks", "max_pending", "retries", "retry_on", "timeout")
+    __slots__ = ("callbacks", "max_pending", "retry", "timeout")
 
     def __init__(
         self,
@@ -44,17 +60,47 @@ class Options:
         backoff: object = 0.0,
         max_pending: object = None,
         timeout: object = None,
+        *,
+        backoff_max: object = None,
+        jitter: object = 0.0,
+        retry_timeout: object = None,
     ) -> None:
         self.callbacks: tuple[Callable[[Future[Any]], object], ...] = _validate.callbacks(callback)
-        self.retries = _validate.non_negative_int(retries, "retries")
-        self.retry_on = _validate.exception_types(retry_on, "retry_on")
-        self.backoff = _validate.seconds(backoff, "backoff")
+        count = _validate.non_negative_int(retries, "retries")
+        retry_types = _validate.exception_types(retry_on, "retry_on")
+        wait = _validate.seconds(backoff, "backoff")
+        longest = _validate.wait_seconds(backoff_max, "backoff_max")
+        spread = _validate.seconds(jitter, "jitter")
+        limit = _validate.optional_seconds(retry_timeout, "retry_timeout")
+        if not count:
+            for name, value in [
+                ("backoff_max", longest),
+                ("jitter", spread or None),
+                ("retry_timeout", limit),
+            ]:
+                if value is not None:
+                    raise ValueError(f"{name} applies to retries: give retries= too")
+        self.retry: RetryPolicy | None = None
+        if count:
+            from ._retry import RetryPolicy  # loaded with the first task that retries
+
+            self.retry = RetryPolicy(count, retry_types, wait, longest, spread, limit)
         self.max_pending = _validate.optional_positive_int(max_pending, "max_pending")
         self.timeout = _validate.optional_seconds(timeout, "timeout")
 
 
 #: The options that :class:`Options` takes, by name.
-OPTION_NAMES = ("callback", "retries", "retry_on", "backoff", "max_pending", "timeout")
+OPTION_NAMES = (
+    "callback",
+    "retries",
+    "retry_on",
+    "backoff",
+    "max_pending",
+    "timeout",
+    "backoff_max",
+    "jitter",
+    "retry_timeout",
+)
 
 
 def decorate(
@@ -81,11 +127,14 @@ def wrap(
 ) -> Task[Any, Any]:
     """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
     _validate.task_function(fn)
+    retry = options.retry
+    # What travels as one function (a map's calls, the wrapper handed to a
+    # pool) retries inside its worker; a call of the wrapper retries from here.
     call: Callable[..., Any] = fn
-    if options.retries:
-        from ._retry import Retrying  # loaded with the first task that retries
+    if retry is not None:
+        from ._retry import Retrying
 
-        call = Retrying(fn, options.retries, options.retry_on, options.backoff)
+        call = Retrying(fn, retry)
     gates: tuple[Gate, ...] = ()
     if options.max_pending:
         from ._gate import Gate  # loaded with the first max_pending
@@ -98,7 +147,7 @@ def wrap(
         callbacks = _callbacks.registered
         if own_callbacks:
             callbacks += own_callbacks
-        return target()._submit(call, args, kwargs, callbacks, gates, call_timeout)
+        return target()._submit(fn, args, kwargs, callbacks, gates, call_timeout, retry)
 
     def map(
         *iterables: Iterable[Any],
@@ -123,4 +172,6 @@ def wrap(
     wrapper: Any = submit
     wrapper.map = map
     wrapper._background_call = call  # what a pool runs when handed the wrapper itself
+    if retry is not None:
+        wrapper._background_retry = retry  # and how its own calls retry
     return wrapper  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from background import _eager
 from background._defaults import defaults
 
 pytest_plugins = ["docs_examples"]
@@ -17,6 +18,8 @@ collect_ignore = ["bench"]
 @pytest.fixture(autouse=True)
 def fresh_defaults() -> Iterator[None]:
     """Reset background's module-level state around each test."""
+    _eager.reset()
     defaults.reset()
     yield
+    _eager.reset()
     defaults.reset()

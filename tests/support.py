@@ -78,3 +78,18 @@ def worker_threads(pool: background.Pool) -> int:
     """How many of *pool*'s own worker threads are alive now (0 for processes' pools)."""
     runner: Any = pool._runner
     return int(runner.threads)
+
+
+#: The kinds of pool that every pool-level promise is tested on.
+POOL_KINDS = ["threads", "processes", "executor"]
+
+
+def pool_of_kind(kind: str, n: int, name: str) -> background.Pool:
+    """A pool of *n* workers of one of :data:`POOL_KINDS` (a ThreadPoolExecutor for "executor")."""
+    if kind == "threads":
+        return background.Pool(n, name=name)
+    if kind == "processes":
+        return background.Pool(n, process=True, name=name)
+    import concurrent.futures
+
+    return background.Pool(n, executor=concurrent.futures.ThreadPoolExecutor(n), name=name)

@@ -335,6 +335,42 @@ def test_retries_happen_on_the_worker(pool: background.Pool) -> None:
     assert next(_attempts) == 0  # nothing ran here
 
 
+def test_a_retry_is_sent_to_the_cluster_again_after_its_wait(
+    pool: background.Pool, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support import wait_until
+    from test_retries import ManualTimer, attempts_in, logged_attempt
+
+    from background import _deadlines
+
+    timer = ManualTimer()
+    monkeypatch.setattr(_deadlines, "call_later", timer.call_later)
+    retried = pool.task(retries=2, backoff=30)(logged_attempt)
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    future = retried(first, 1)
+    assert wait_until(lambda: timer.entries), "the first attempt failed on the cluster"
+    assert not future.done()
+    assert not future.running()  # waiting, on no worker
+    timer.fire()
+    assert future.result(TIMEOUT) == 2
+    assert attempts_in(first) == 2
+    cancelled = retried(second, 5)
+    assert wait_until(lambda: len(timer.waits) == 2), "the other call's first attempt failed"
+    assert cancelled.cancel()
+    timer.fire()
+    assert background.wait([cancelled], timeout=TIMEOUT).done == {cancelled}
+    assert attempts_in(second) == 1
+    assert pool.outstanding() == []
+
+
+def test_eager_mode_runs_dask_calls_in_the_caller(pool: background.Pool) -> None:
+    with background.eager():
+        future = pool.submit(threading.get_ident)
+        assert future.done()
+        assert future.result() == threading.get_ident()
+        assert flaky().done()  # a task of the default (dask) pool too
+
+
 def test_contextvars_do_not_travel_to_the_cluster(pool: background.Pool) -> None:
     token = REQUEST_ID.set("req-42")
     try:

@@ -260,6 +260,34 @@ def test_ctrl_c_while_exit_waits_for_a_task_that_never_ends_cancels_the_rest_and
     assert _last_json(out) == {"ran": 0, "cancelled": 10}
 
 
+def test_ctrl_c_while_exit_waits_for_a_retry_cancels_it_and_exits() -> None:
+    child = Child(
+        """
+        import logging
+        logging.basicConfig(format="%(name)s %(levelname)s %(message)s")
+        failed = threading.Event()
+
+        @background.task(retries=1, backoff=3600)
+        def flaky():
+            failed.set()
+            raise ConnectionError("try again in an hour")
+
+        waiting = flaky()
+        failed.wait()
+        while waiting.running():  # until its first attempt has ended: it waits now
+            time.sleep(0.001)
+        atexit.register(lambda: print(json.dumps({"cancelled": waiting.cancelled()}), flush=True))
+        announce_when_main_waits_in("finish_outstanding", "_exit.py", "exit waits")
+        """
+    )
+    child.expect("exit waits")
+    child.interrupt()
+    out, err = child.finish()
+    assert child.process.returncode == 0, err
+    assert "interrupted at exit: 1 background tasks cancelled, 0 left running" in err
+    assert _last_json(out) == {"cancelled": True}
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_ctrl_c_while_exit_waits_for_a_process_task_that_never_ends_kills_the_worker() -> None:
     child = Child(

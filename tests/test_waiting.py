@@ -110,6 +110,92 @@ def test_results_timeout() -> None:
     release.set()
 
 
+def test_results_with_return_exceptions_puts_each_failure_in_its_place() -> None:
+    release = threading.Event()
+
+    def fails(text: str) -> None:
+        raise LookupError(text)
+
+    slow = background.run(release.wait, TIMEOUT)
+    futures = [background.run(abs, -1), background.run(fails, "second"), slow]
+    futures.append(background.run(fails, "fourth"))
+    assert background.wait(futures[1:2], timeout=TIMEOUT).done  # one has failed already
+    collected: list[list[object]] = []
+    waiter = threading.Thread(
+        target=lambda: collected.append(
+            background.results(futures, timeout=TIMEOUT, return_exceptions=True)
+        )
+    )
+    waiter.start()
+    release.set()  # the slow one's result below proves that the failures did not end the wait
+    waiter.join(TIMEOUT)
+    (outcomes,) = collected
+    assert outcomes[0] == 1
+    assert outcomes[2] is True
+    assert [type(o) for o in (outcomes[1], outcomes[3])] == [LookupError, LookupError]
+    assert [str(o) for o in (outcomes[1], outcomes[3])] == ["second", "fourth"]
+    assert outcomes[1] is futures[1].exception()  # the task's own, traceback and all
+    assert outcomes[1].__traceback__ is not None  # type: ignore[union-attr]
+
+
+def test_results_with_return_exceptions_gives_a_cancelled_error_for_a_cancelled_task() -> None:
+    release = threading.Event()
+    with background.Pool(1) as pool:
+        busy = pool.submit(release.wait, TIMEOUT)
+        queued = pool.submit(abs, -2)
+        assert queued.cancel()
+        after = pool.submit(abs, -3)
+        release.set()
+        outcomes = background.results([busy, queued, after], return_exceptions=True)
+    assert outcomes[0] is True
+    assert outcomes[2] == 3
+    assert isinstance(outcomes[1], concurrent.futures.CancelledError)
+    with pytest.raises(concurrent.futures.CancelledError):  # without: it raises
+        background.results([queued])
+
+
+def test_results_with_return_exceptions_counts_the_exceptions_as_retrieved(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import gc
+    import logging
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    with caplog.at_level(logging.ERROR, logger="background"):
+        futures = [background.run(broken) for _ in range(3)]
+        outcomes = background.results(futures, timeout=TIMEOUT, return_exceptions=True)
+        assert [type(o) for o in outcomes] == [OSError] * 3
+        del futures, outcomes
+        gc.collect()
+    assert "never retrieved" not in caplog.text
+
+
+def test_results_with_return_exceptions_still_times_out() -> None:
+    release = threading.Event()
+    futures = [background.run(abs, -1), background.run(release.wait, TIMEOUT)]
+    with pytest.raises(concurrent.futures.TimeoutError, match="1 of 2 tasks not done"):
+        background.results(futures, timeout=0.05, return_exceptions=True)
+    release.set()
+
+
+def test_results_with_return_exceptions_takes_any_future() -> None:
+    plain: concurrent.futures.Future[int] = concurrent.futures.Future()
+    plain.set_exception(KeyError("k"))
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        other = executor.submit(pow, 2, 5)
+        outcomes = background.results([plain, other], return_exceptions=True)
+    assert isinstance(outcomes[0], KeyError)
+    assert outcomes[1] == 32
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_results_refuses_a_return_exceptions_that_is_not_a_bool(bad: object) -> None:
+    with pytest.raises(TypeError, match="return_exceptions must be True or False"):
+        background.results([], return_exceptions=bad)  # type: ignore[call-overload]
+
+
 @pytest.mark.parametrize("helper", [background.wait, background.results, background.as_completed])
 def test_waiting_helpers_refuse_things_that_are_not_futures(helper: object) -> None:
     with pytest.raises(TypeError, match=r"expected futures, got 3 \(int\)"):

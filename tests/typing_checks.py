@@ -53,6 +53,19 @@ def checks() -> None:
     assert_type(on_pool(True), background.Future[bytes])
     assert_type(background.run(len, "abc"), background.Future[int])
     assert_type(background.results([describe(1)]), list[str])
+    assert_type(
+        background.results([describe(1)], return_exceptions=True), list[str | BaseException]
+    )
+    assert_type(background.results([describe(1)], return_exceptions=False), list[str])
+
+    @background.task(retries=3, backoff=0.1, backoff_max=2.0, jitter=0.5, retry_timeout=30)
+    def patient(x: int) -> int:
+        return x
+
+    assert_type(patient(1), background.Future[int])
+    with background.eager():
+        assert_type(patient(2), background.Future[int])
+    background.eager(False)
     assert_type(background.n, int)
     background.n = 110
     background.n = "8"  # type: ignore[assignment]  # (pyright allows module attribute writes)

@@ -34,11 +34,13 @@ def with_remote_traceback(error: BaseException, text: str | None) -> BaseExcepti
     return error
 
 
-def settle(job: Job, kind: int, payload: memoryview) -> None:
+def settle(job: Job, kind: int, payload: memoryview, *, here: bool = False) -> None:
     """Settle *job*'s future from a worker's reply of *kind* (in the manager thread).
 
     The reply is read here; the future's done-callbacks, if any, run in a
-    settler thread (see :meth:`Job.hand_over`).
+    settler thread (see :meth:`Job.hand_over`), unless *here* (eager mode:
+    they run in this thread). An exception that the call raised may be
+    retried (see :meth:`Job.fail`).
     """
     try:
         value = _pickling.loads(payload)
@@ -48,12 +50,13 @@ def settle(job: Job, kind: int, payload: memoryview) -> None:
             f"unpickled here: {worker.describe(error)}"
         )
         failure.__cause__ = error
-        job.hand_over(failure, failed=True)
+        job.hand_over(failure, failed=True, here=here)
         return
     if kind == worker.OK:
-        job.hand_over(value, failed=False)
+        job.hand_over(value, failed=False, here=here)
     else:
-        job.hand_over(_failure(job.name, kind, value), failed=True)
+        raised = _failure(job.name, kind, value)
+        job.hand_over(raised, failed=True, raised=kind == worker.RAISED, here=here)
 
 
 def _failure(name: str, kind: int, value: Any) -> BaseException:
