@@ -264,3 +264,9 @@ def odd_fails(x: int) -> int:
     if x % 2:
         raise ValueError(f"odd {x}")
     return x
+
+
+def touch_and_fail(path: str) -> None:
+    """Create *path*, then raise ConnectionError."""
+    Path(path).touch()
+    raise ConnectionError("flaky")

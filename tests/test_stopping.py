@@ -10,6 +10,7 @@ import concurrent.futures
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -218,3 +219,18 @@ def test_idle_timeout_must_be_a_positive_number_of_seconds_for_the_pools_own_wor
     with pytest.raises(ValueError, match="idle_timeout applies to the pool's own workers"):
         background.Pool(executor=executor, idle_timeout=1)
     executor.shutdown()
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["threads", "processes"])
+def test_kill_cancels_a_call_that_waits_for_its_retry(process: bool, tmp_path: Path) -> None:
+    import test_processes_helpers as helpers
+
+    ran = tmp_path / "ran"
+    pool = background.Pool(1, process=process)
+    future = pool.task(retries=3, backoff=60)(helpers.touch_and_fail)(str(ran))
+    # It failed once and waits for its retry, a minute away: pending again.
+    assert wait_until(lambda: ran.exists() and not future.running() and not future.done())
+    pool.kill()
+    assert future.cancelled()
+    assert concurrent.futures.wait([future], WAIT).not_done == set()
+    assert pool.outstanding() == []
