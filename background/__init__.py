@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
     from ._errors import WorkerDied
     from ._future import Future
     from ._pool import Pool
+    from ._stopping import cancelled
     from ._task import task
     from ._types import Task
     from ._waiting import DoneAndNotDone, as_completed, results, wait
@@ -46,6 +47,7 @@ __all__ = [
     "WorkerDied",
     "as_completed",
     "callback",
+    "cancelled",
     "dask_pool",
     "default_pool",
     "eager",
@@ -73,6 +75,7 @@ _homes = {
     "dask_pool": "_dask",
     "eager": "_eager",
     "Future": "_future",
+    "cancelled": "_stopping",
     "Pool": "_pool",
     "Task": "_types",
     "WorkerDied": "_errors",

@@ -10,6 +10,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable
 
+    from ._future import Future
     from ._job import Job
 
 
@@ -55,6 +56,22 @@ class ExecutorRunner:
             self.executor.shutdown(wait=wait, cancel_futures=True)
         else:
             self.executor.shutdown(wait=wait)
+
+    def kill(self, unfinished: list[Future[Any]]) -> None:
+        """Cancel the pool's *unfinished* futures (pending here, whatever the
+        executor does), then stop the executor's workers if it has a way:
+        Python 3.14's ``ProcessPoolExecutor.terminate_workers()`` (``SIGTERM``;
+        it shuts the executor down too), else ``kill_workers()``; else shut it
+        down without waiting, cancelling what it has queued.
+        """
+        for future in unfinished:
+            future._cancel_and_notify()
+        for name in ("terminate_workers", "kill_workers"):
+            stop = getattr(self.executor, name, None)
+            if callable(stop):
+                stop()
+                return
+        self.shutdown(wait=False, cancel_futures=True)
 
     def cancel_queued(self) -> int:
         """The executor owns its queue: nothing to cancel from here."""

@@ -32,7 +32,10 @@ else:
     T = None  # a subscript only type checkers look at
 
 _FINISHED = concurrent.futures._base.FINISHED
-_DONE = (concurrent.futures._base.CANCELLED, concurrent.futures._base.CANCELLED_AND_NOTIFIED)
+_RUNNING = concurrent.futures._base.RUNNING
+_CANCELLED = concurrent.futures._base.CANCELLED
+_CANCELLED_AND_NOTIFIED = concurrent.futures._base.CANCELLED_AND_NOTIFIED
+_DONE = (_CANCELLED, _CANCELLED_AND_NOTIFIED)
 
 #: Failed futures whose exception nobody has looked at yet; reported at exit.
 _unretrieved: weakref.WeakSet[Future[Any]] = weakref.WeakSet()
@@ -47,6 +50,8 @@ class ThreadState(threading.local):
     #: The ``max_pending`` gates held by the call (or the callbacks) this
     #: thread runs now: a call submitted from there never waits on them.
     held: tuple[Any, ...] = ()
+    #: The future of the call that this worker thread runs now.
+    running: Future[Any] | None = None
 
     def __init__(self) -> None:
         #: The futures whose done-callbacks this thread is running, innermost last.
@@ -81,6 +86,8 @@ class Future(concurrent.futures.Future[T]):
       and the other callbacks and the worker go on. (Only a
       :class:`KeyboardInterrupt` in the main thread goes on up: that is a
       Ctrl-C.)
+    * ``cancel()`` a call that runs in a worker process: it is stopped (see
+      :meth:`cancel`).
     """
 
     _log_exception = False
@@ -89,6 +96,73 @@ class Future(concurrent.futures.Future[T]):
     _task_name = "task"
     #: The max_pending gates the call holds until it and its callbacks end.
     _gates: tuple[Any, ...] = ()
+    #: Stops the call while it runs, if its pool can (a process pool): ``True``
+    #: if it did, and then it has settled the future as cancelled.
+    _stop: Callable[[], bool] | None = None
+    #: cancel() was called while the call ran (see :func:`background.cancelled`).
+    _cancel_requested = False
+
+    def cancel(self) -> bool:
+        """Cancel the call; ``True`` if it is cancelled, ``False`` if it cannot be.
+
+        A call that has not started is cancelled, as in the standard library.
+        A call that runs in a worker process is stopped: its worker, and
+        every process that worker started, is terminated (``SIGTERM``, then
+        ``SIGKILL`` after half a second) and replaced, and the future ends
+        cancelled (a quick call that shares its worker with others is left
+        to finish: ``False``). A call that runs in a thread cannot be stopped: ``cancel()``
+        returns ``False`` and the call runs on, but it can see the request
+        with :func:`background.cancelled` and stop itself. A finished call
+        is not cancelled (``False``).
+
+        .. versionadded:: 1.1
+           Documented here, with what is new in 1.1: a running call in a
+           worker process is stopped, a running call in a thread is told.
+           Before, ``cancel()`` was the standard library's.
+        """
+        while True:
+            with self._condition:
+                if self._state == _RUNNING:
+                    self._cancel_requested = True
+                    stop = self._stop
+                    break
+            if super().cancel():
+                return True
+            if self._state != _RUNNING:  # finished: too late
+                return False
+            # It started meanwhile: ask it to stop, then.
+        return stop is not None and stop() and self.cancelled()
+
+    def _cancel_and_notify(self) -> bool:
+        """:meth:`cancel`; a call that had not started counts as done for waiters at once.
+
+        (A cancelled future is "cancelled and notified", which
+        :func:`concurrent.futures.wait` and ``as_completed()`` need, only once
+        ``set_running_or_notify_cancel()`` was called, as a worker would.)
+        """
+        if not self.cancel():
+            return False
+        with self._condition:
+            if self._state == _CANCELLED:
+                self.set_running_or_notify_cancel()
+        return True
+
+    def _cancel_running(self) -> bool:
+        """Settle a running future as cancelled (its call was stopped).
+
+        Waiters and done-callbacks are told exactly as by :meth:`cancel`
+        followed by ``set_running_or_notify_cancel()`` for a call that had
+        not started; ``False`` if the future was settled already.
+        """
+        with self._condition:
+            if self._state != _RUNNING:
+                return False
+            self._state = _CANCELLED_AND_NOTIFIED
+            for waiter in self._waiters:
+                waiter.add_cancelled(self)
+            self._condition.notify_all()
+        self._invoke_callbacks()
+        return True
 
     def set_exception(self, exception: BaseException | None) -> None:
         """Store the task's exception (called by the pool, not by users)."""
@@ -130,6 +204,10 @@ class Future(concurrent.futures.Future[T]):
         """Call ``fn(future)`` once the future is done (at once if it is already).
 
         A callback that raises is logged and stops nothing; see the class.
+
+        .. versionadded:: 1.1
+           Documented here; a callback that is not callable is refused with
+           :class:`TypeError`.
         """
         candidate: object = fn  # typed as callable, but any object can come in
         if not callable(candidate):
@@ -185,6 +263,13 @@ class Future(concurrent.futures.Future[T]):
         """Nobody will look at this future: never report its exception."""
         self._abandoned = True
         self._log_exception = False
+
+
+def cancel_unstarted(future: concurrent.futures.Future[Any]) -> bool:
+    """Cancel *future* if its call has not started; never stop a running call."""
+    if isinstance(future, Future):
+        return concurrent.futures.Future.cancel(future)
+    return future.cancel()
 
 
 def call_callback(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from concurrent.futures import InvalidStateError
+from concurrent.futures import CancelledError, InvalidStateError
 
 from ._diagnostics import task_name
-from ._future import _FINISHED, _worker
+from ._future import _CANCELLED_AND_NOTIFIED, _FINISHED, _RUNNING, _worker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -81,9 +81,11 @@ class Job:
             _deadlines.arm(self, self.timeout)
         gates = self.gates
         held: tuple[Gate, ...] = ()
+        state = _worker
         if gates:  # what this call submits must not wait on its own places
-            held = _worker.held
-            _worker.held = held + gates
+            held = state.held
+            state.held = held + gates
+        outer, state.running = state.running, self.future
         try:
             try:
                 if self.context is None:
@@ -91,8 +93,9 @@ class Job:
                 else:
                     result = self.context.run(self.fn, *self.args, **self.kwargs)
             finally:
+                state.running = outer
                 if gates:
-                    _worker.held = held
+                    state.held = held
         except BaseException as exception:
             self.fail(exception)
             # The traceback holds this frame; drop our references so that the
@@ -114,7 +117,10 @@ class Job:
         """
         future = self.future
         with future._condition:
-            started = future._state != _FINISHED and future.set_running_or_notify_cancel()
+            started = (
+                future._state not in (_FINISHED, _CANCELLED_AND_NOTIFIED)
+                and future.set_running_or_notify_cancel()
+            )
         if not started:
             self.release()
         return started
@@ -131,7 +137,14 @@ class Job:
             self.release()
 
     def fail(self, exception: BaseException) -> None:
-        """The call raised *exception*: retry it if its ``retries=`` say so, else settle."""
+        """The call raised *exception*: retry it if its ``retries=`` say so, else settle.
+
+        A call asked to stop (see :func:`background.cancelled`) that raised
+        :class:`~concurrent.futures.CancelledError` ends cancelled, not retried.
+        """
+        if isinstance(exception, CancelledError) and self.future._cancel_requested:
+            self.cancel_running()
+            return
         retry = self.retry
         if retry is not None and retry.again(self, exception):
             return
@@ -188,11 +201,18 @@ class Job:
     def cancel(self) -> None:
         """Cancel a job that never started; waiters count it as done at once."""
         future = self.future
-        if future.cancel() and future._state == "CANCELLED":
-            # Not yet "cancelled and notified": without this step,
-            # concurrent.futures.wait() and as_completed() never count it done.
-            future.set_running_or_notify_cancel()
+        if future._state == _RUNNING:  # marked running by a worker that died before it
+            self.cancel_running()
+            return
+        future._cancel_and_notify()
         self.release()
+
+    def cancel_running(self) -> None:
+        """Settle the future of a call stopped while it ran: it ends cancelled."""
+        try:
+            self.future._cancel_running()
+        finally:
+            self.release()
 
     def release(self) -> None:
         """Forget the job: it no longer counts as outstanding or pending.
@@ -200,13 +220,15 @@ class Job:
         Its arguments are dropped too: whatever still holds the job (a done
         callback kept by another executor's future, say) must not keep them.
         """
-        self.outstanding.discard(self.future)
+        future = self.future
+        self.outstanding.discard(future)
+        future._stop = None  # it held this job: no cycle left behind
         retry, self.retry = self.retry, None
         if retry is not None:
             retry.finished()
         gates, self.gates = self.gates, ()
         if gates:
-            self.future._gates = ()  # its callbacks have run: it holds no place now
+            future._gates = ()  # its callbacks have run: it holds no place now
             for gate in gates:
                 gate.leave()
         self.args = ()

@@ -98,6 +98,14 @@ def shutdown(pool: Pool, wait: bool, cancel_futures: bool) -> None:
     pool._runner.shutdown(wait, cancel_futures)
 
 
+def stop_retries(pool: Pool) -> None:
+    """For ``kill()``: retry no call of *pool* any more; cancel those waiting for one."""
+    book = _book(pool)
+    if book is not None:
+        book.stop(pool)
+        book.cancel_waiting()
+
+
 def cancel_waiting(pool: Pool) -> int:
     """Cancel *pool*'s calls that wait for a retry; return how many."""
     book = _book(pool)

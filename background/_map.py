@@ -17,7 +17,7 @@ import time
 from collections import deque
 
 from ._batch import Batch, BatchSizer, Failed
-from ._future import _lend_worker
+from ._future import _lend_worker, cancel_unstarted
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class Map:
     def cancel_in_flight(self) -> None:
         """Nobody will look at what is still in flight: cancel it, never report it."""
         for future, _ in self.in_flight:
-            future.cancel()
+            cancel_unstarted(future)  # a running one is left to finish
             future._abandon()
         self.in_flight.clear()
 

@@ -15,6 +15,7 @@ from ._future import Future, _worker
 from ._job import Job
 from ._outstanding import Outstanding
 from ._runners import make_runner
+from ._stopping import Stopping
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ else:
 _pool_numbers = itertools.count(1)
 
 
-class Pool(concurrent.futures.Executor):
+class Pool(Stopping, concurrent.futures.Executor):
     """A pool of workers: a :class:`concurrent.futures.Executor` with a live ``n``.
 
     Threads by default; worker processes with ``process=True``; or any
@@ -62,7 +63,9 @@ class Pool(concurrent.futures.Executor):
     functions whose calls took under a millisecond so far, a few of them that
     run back to back (two milliseconds of work at most). A call that reports
     ``running()`` has started or is about to, and every other one can be
-    cancelled; a worker that dies fails only the call it was running.
+    cancelled; ``cancel()`` on a running one stops it, and its worker is
+    replaced (see :meth:`Future.cancel <background.Future.cancel>`). A worker
+    that dies fails only the call it was running.
     Workers start as work arrives (under ``fork`` all at once, on the first
     call) and never outlive the program.
     Contextvars do not travel to processes. Workers never import the
@@ -113,10 +116,19 @@ class Pool(concurrent.futures.Executor):
             counted from the moment the call starts running (see
             :doc:`/guarantees`). A call over it fails with
             :class:`concurrent.futures.TimeoutError`.
-            In a process pool the call is stopped: its worker is killed and
-            replaced. A thread cannot be stopped: in a thread pool only the
+            In a process pool the call is stopped: its worker and the processes it started
+            are killed and replaced. A thread cannot be stopped: in a thread pool only the
             future fails, and the call runs on to its end, keeping its worker.
             ``@background.task(timeout=...)`` overrides it for one task.
+        max_memory_per_worker: replace a worker process after a call that
+            left it over this many bytes of resident memory (for leaks); the
+            call's result stands. Only with ``process=True``.
+        idle_timeout: a worker (thread or process) that waits this many
+            seconds for work ends; new ones start when work comes. Not with
+            ``executor=``.
+
+    .. versionchanged:: 1.1
+       *max_memory_per_worker* and *idle_timeout*.
 
     Example:
         >>> import background
@@ -143,6 +155,8 @@ class Pool(concurrent.futures.Executor):
         start_method: str | None = None,
         max_tasks_per_worker: int | None = None,
         timeout: float | None = None,
+        max_memory_per_worker: int | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         n = cpu_count() if n is None else _validate.worker_count(n, "Pool n")
         max_pending = _validate.optional_positive_int(max_pending, "max_pending")
@@ -160,6 +174,8 @@ class Pool(concurrent.futures.Executor):
             initargs=initargs,
             start_method=start_method,
             max_tasks_per_worker=max_tasks_per_worker,
+            max_memory_per_worker=max_memory_per_worker,
+            idle_timeout=idle_timeout,
         )
         self._shutdown = False
         self._shutdown_lock = threading.Lock()
@@ -357,22 +373,6 @@ class Pool(concurrent.futures.Executor):
             ordered=_validate.flag(ordered, "ordered"),
             return_exceptions=_validate.flag(return_exceptions, "return_exceptions"),
         )
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Accept no more work; let queued calls finish (or cancel them).
-
-        Args:
-            wait: block until every worker has finished.
-            cancel_futures: cancel the calls that have not started yet.
-        """
-        with self._shutdown_lock:
-            self._shutdown = True
-            self._stop_when_collected.clear()  # stopped now, not again once collected
-        _launch.shutdown(self, wait, cancel_futures)  # the runner's, after retries that wait
-
-    def cancel_queued(self) -> int:
-        """Cancel every call that has not started (or waits for a retry); return how many."""
-        return self._runner.cancel_queued() + _launch.cancel_waiting(self)
 
     def _forget_parent_in_child(self) -> None:
         """In a forked child: the parent's calls are not ours, nor its held locks."""

@@ -65,6 +65,11 @@ class Runner(Protocol):
         """Cancel every job not started yet; return how many."""
         ...
 
+    def kill(self, unfinished: list[Future[Any]]) -> None:
+        """Shut down now: cancel the queued jobs, stop the running ones where
+        it can, ask the others to stop; *unfinished* are the pool's futures."""
+        ...
+
     def forget_parent_in_child(self) -> None:
         """In a forked child: forget the parent's workers, queue and locks."""
         ...

@@ -27,6 +27,8 @@ def make_runner(
     initargs: tuple[Any, ...],
     start_method: str | None,
     max_tasks_per_worker: int | None,
+    max_memory_per_worker: int | None = None,
+    idle_timeout: float | None = None,
 ) -> tuple[str, Runner]:
     """The kind of pool (``"threads"``, ``"processes"``, ``"executor"``) and its runner."""
     if initializer is not None and not callable(initializer):
@@ -41,9 +43,22 @@ def make_runner(
     max_tasks_per_worker = _validate.optional_positive_int(
         max_tasks_per_worker, "max_tasks_per_worker"
     )
-    if not process and (start_method is not None or max_tasks_per_worker is not None):
-        option = "start_method" if start_method is not None else "max_tasks_per_worker"
-        raise ValueError(f"{option} applies to worker processes: give process=True too")
+    max_memory_per_worker = _validate.optional_bytes(
+        max_memory_per_worker, "max_memory_per_worker"
+    )
+    idle_timeout = _validate.optional_seconds(idle_timeout, "idle_timeout")
+    only_for_processes = {
+        "start_method": start_method,
+        "max_tasks_per_worker": max_tasks_per_worker,
+        "max_memory_per_worker": max_memory_per_worker,
+    }
+    for option, value in only_for_processes.items():
+        if value is not None and not process:
+            raise ValueError(f"{option} applies to worker processes: give process=True too")
+    if executor is not None and idle_timeout is not None:
+        raise ValueError(
+            "idle_timeout applies to the pool's own workers: an executor= manages its own"
+        )
     if executor is not None:
         from ._foreign import ExecutorRunner
 
@@ -61,8 +76,10 @@ def make_runner(
             initargs,
             start_method=start_method,
             max_tasks_per_worker=max_tasks_per_worker,
+            max_memory_per_worker=max_memory_per_worker,
+            idle_timeout=idle_timeout,
         )
         return "processes", runner
     from ._threads import ThreadRunner
 
-    return "threads", ThreadRunner(n, name, initializer, initargs)
+    return "threads", ThreadRunner(n, name, initializer, initargs, idle_timeout)

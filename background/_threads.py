@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, Callable
 
+    from ._future import Future
     from ._job import Job
 
 _STOP = None
@@ -48,9 +49,12 @@ class ThreadRunner:
         name: str,
         initializer: Callable[..., object] | None = None,
         initargs: tuple[Any, ...] = (),
+        idle_timeout: float | None = None,
     ) -> None:
         self._n = n
         self._name = name
+        #: Seconds a worker waits for a job before it ends (a new one starts on demand).
+        self._idle_timeout = idle_timeout
         self._initializer = initializer
         self._initargs = initargs
         self.forget_parent_in_child()
@@ -137,11 +141,16 @@ class ThreadRunner:
             except BaseException as error:
                 self._initializer_failed(error)
                 return
-        get, lock = self._queue.get, self._lock
+        get, lock, idle_timeout = self._queue.get, self._lock, self._idle_timeout
         while True:
             with lock:
                 self._idle += 1
-            job = get()
+            try:
+                job = get(timeout=idle_timeout)
+            except Empty:  # idle for idle_timeout seconds: leave
+                if self._retire_idle():
+                    return
+                continue
             with lock:
                 self._idle -= 1
             # A submitter that looked while this thread had taken a job but not
@@ -157,6 +166,20 @@ class ThreadRunner:
             del job
             if self._alive > self._n + self._lent and self._retire(stopping=False):
                 return
+
+    def _retire_idle(self) -> bool:
+        """End this idle worker, unless a job came meanwhile; ``True`` if it ends."""
+        with self._lock:
+            self._idle -= 1
+            if self._queue.qsize():  # queued just now, counting on this worker: stay
+                return False
+            self._alive -= 1
+            self._threads.discard(threading.current_thread())
+        # A submitter that queued a job after the check above, but looked at
+        # the idle count before it dropped, started no thread: look again.
+        if self._queue.qsize() > self._idle:
+            self._add_thread()
+        return True
 
     @contextlib.contextmanager
     def _lend(self) -> Iterator[None]:
@@ -252,6 +275,13 @@ class ThreadRunner:
                     if thread not in self._threads:
                         return  # it could not start
                 time.sleep(0.001)
+
+    def kill(self, unfinished: list[Future[Any]]) -> None:
+        """Cancel the queued jobs; ask the running ones to stop (a thread
+        cannot be stopped: see :func:`background.cancelled`)."""
+        self.shutdown(wait=False, cancel_futures=True)
+        for future in unfinished:
+            future.cancel()
 
     def cancel_queued(self) -> int:
         """Cancel every job not started yet; return how many."""

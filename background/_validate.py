@@ -43,6 +43,17 @@ def optional_positive_int(value: object, what: str) -> int | None:
     return worker_count(value, what)
 
 
+def optional_bytes(value: object, what: str) -> int | None:
+    """``None`` or a positive int: a number of bytes."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be a number of bytes (an int), got {describe(value)}")
+    if value < 1:
+        raise ValueError(f"{what} must be at least 1 byte, got {value}")
+    return value
+
+
 def non_negative_int(value: object, what: str) -> int:
     """An int of at least 0 (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, int):

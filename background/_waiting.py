@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple, TypeVar, overload
 
 from . import _interruptible, _validate
 from ._defaults import defaults
-from ._future import Future, _lend_worker, _worker, running_callbacks
+from ._future import Future, _lend_worker, _worker, cancel_unstarted, running_callbacks
 
 T = TypeVar("T")
 
@@ -68,7 +68,7 @@ def _waiting_on(items: list[concurrent.futures.Future[Any]], bar: Any) -> Iterat
             yield
     except KeyboardInterrupt:
         for future in items:
-            future.cancel()
+            cancel_unstarted(future)
         raise
     finally:
         if bar is not None:

@@ -23,6 +23,8 @@ import sys
 import typing
 from typing import Any
 
+from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
@@ -267,7 +269,18 @@ def _check_new_parameters(name: str, obj: Any, lines: list[str]) -> None:
 
 
 def _plain_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
-    """autodoc-process-bases: ``Future[T]`` shows as ``concurrent.futures.Future``."""
+    """autodoc-process-bases: ``Future[T]`` shows as ``concurrent.futures.Future``,
+    and a private base (``Pool``'s ``_stopping.Stopping``) is not shown."""
+    public = set(getattr(sys.modules.get("background"), "__all__", ()))
+    bases[:] = [
+        base
+        for base in bases
+        if not (
+            isinstance(base, type)
+            and base.__module__.startswith("background._")
+            and base.__name__ not in public
+        )
+    ]
     for i, base in enumerate(bases):
         base = typing.get_origin(base) or base
         if isinstance(base, type):
@@ -286,7 +299,27 @@ def _source_module(app: Sphinx, modname: str, attribute: str) -> str | None:
     return home if isinstance(home, str) else modname
 
 
+def _inherited_sources(app: Sphinx, doctree: nodes.document) -> None:
+    """doctree-read, before viewcode: an inherited member's source link goes to
+    the class that defines it (``Pool.kill`` is ``_stopping.Stopping.kill``)."""
+    for signode in doctree.findall(addnodes.desc_signature):
+        module, fullname = signode.get("module"), signode.get("fullname")
+        if not module or not fullname or "." not in fullname:
+            continue
+        owner_path, _, member = fullname.rpartition(".")
+        owner: Any = sys.modules.get(module)
+        for part in owner_path.split("."):
+            owner = getattr(owner, part, None)
+        if not isinstance(owner, type):
+            continue
+        home = next((c for c in owner.__mro__ if member in vars(c)), owner)
+        if home is not owner and home.__module__.startswith("background."):
+            signode["module"] = home.__module__
+            signode["fullname"] = f"{home.__qualname__}.{member}"
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("doctree-read", _inherited_sources, priority=400)
     app.connect("viewcode-follow-imported", _source_module)
     app.connect("autodoc-process-signature", _record_types)
     app.connect("autodoc-process-docstring", _check_docstring)

@@ -70,7 +70,7 @@ def process_gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status") as status:
             return any(line.split() == ["State:", "Z", "(zombie)"] for line in status)
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before, or while, it was read
         return True
 
 

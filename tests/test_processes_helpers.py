@@ -201,6 +201,53 @@ def exit_at(x: int, bad: int) -> int:
     return x
 
 
+def spawn_child_and_wait(started: str, seconds: float) -> int:
+    """Start a child process that sleeps, record both pids in *started*, then wait."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+    Path(started).write_text(f"{os.getpid()} {child.pid}")
+    child.wait()
+    return os.getpid()
+
+
+def grow_memory(megabytes: int) -> int:
+    """Keep *megabytes* of memory alive in the worker; return its pid."""
+    global _KEPT
+    _KEPT = bytearray(megabytes << 20)
+    return os.getpid()
+
+
+_KEPT = bytearray()
+
+
+def use_nested_pools(method: str) -> tuple[list[int], bool, bool, bool]:
+    """Inside a worker: a process pool and a thread pool of its own, and a
+    :class:`multiprocessing.Process` (which a daemonic process may not start)."""
+    import multiprocessing
+
+    with background.Pool(2, process=True, start_method=method) as inner:
+        pids = [inner.submit(pid).result(60) for _ in range(2)]
+        results = list(inner.map(square, range(4)))
+    with background.Pool(2) as threads:
+        here = threads.submit(os.getpid).result(60)
+    child = multiprocessing.get_context(method).Process(target=exit_now, args=(3,))
+    child.start()
+    child.join(60)
+    return (
+        results,
+        os.getpid() not in pids,
+        here == os.getpid(),
+        child.exitcode == 3 and not multiprocessing.current_process().daemon,
+    )
+
+
+def cancelled_here() -> bool:
+    """``background.cancelled()`` as a call in a worker process sees it."""
+    return background.cancelled()
+
+
 def last_waits_for(x: int, last: int, path: str) -> int:
     """Return *x*; the call for *last* first waits until *path* exists."""
     if x == last:
@@ -217,3 +264,9 @@ def odd_fails(x: int) -> int:
     if x % 2:
         raise ValueError(f"odd {x}")
     return x
+
+
+def touch_and_fail(path: str) -> None:
+    """Create *path*, then raise ConnectionError."""
+    Path(path).touch()
+    raise ConnectionError("flaky")

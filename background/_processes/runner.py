@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
 import threading
 import weakref
@@ -136,6 +137,7 @@ class ProcessRunner:
             ImportError: it needs cloudpickle, which is not installed.
         """
         pending = self._packer.pack(job)
+        job.future._stop = functools.partial(self.stop, job)  # see Future.cancel
         sends: list[tuple[Worker, tuple[bytes, ...]]] = []
         with self.lock:
             error = self.broken
@@ -183,34 +185,37 @@ class ProcessRunner:
 
     def stop(self, job: Job) -> bool:
         """Stop *job*'s call while it runs: terminate its worker (and the processes
-        it started), which is then replaced.
+        it started), which is then replaced; its future ends cancelled.
 
         Only a call that runs alone in its worker can be stopped (every call
-        that is not quick, see :meth:`_bundle_locked`); ``False`` otherwise,
-        or if the call is not running here. The caller settles its future.
+        that is not quick, see :func:`~.workers.bundle`); ``False`` otherwise,
+        or if the call is not running here.
         """
         with self.lock:
-            for each in self.workers:
-                if len(each.calls) == 1 and each.calls[0][1].job is job:
-                    each.calls.clear()
-                    each.deadline = None
-                    self.workers.remove(each)
-                    self.leaving.append(each)
-                    each.terminate()
-                    manager = self.manager
-                    break
-            else:
-                return False
+            manager = self.manager
+            requeued = [p for p in self.queue if p.job is job]  # see requeue_locked
+            for pending in requeued:
+                self.queue.remove(pending)
+            chosen = [w for w in self.workers if len(w.calls) == 1 and w.calls[0][1].job is job]
+            for each in chosen:
+                each.calls.clear()
+                each.deadline = None
+                self.workers.remove(each)
+                self.leaving.append(each)
+                each.terminate()
+        if not (requeued or chosen):
+            return False
         if manager is not None:
             manager.wake()
+        job.cancel_running()
         return True
 
-    def kill(self) -> list[Job]:
+    def kill(self, unfinished: object) -> None:
         """Shut down now: cancel the queued calls, terminate every worker.
 
-        Returns the jobs of the calls that were running, for the caller to
-        settle (cancelled); returns once the workers are gone, within about
-        :data:`~.workers.GRACE` seconds, plus the time to reap them.
+        The running calls' futures end cancelled. Returns once the workers
+        are gone, within about :data:`~.workers.GRACE` seconds, plus the time
+        to reap them. (The pool's *unfinished* futures need nothing more.)
         """
         with self.lock:
             self.closing = True
@@ -227,13 +232,12 @@ class ProcessRunner:
             manager = self.manager
         for pending in queued:
             pending.job.cancel()
+        for job in running:
+            job.cancel_running()
         if manager is not None:
             manager.wake()
             if manager.thread is not threading.current_thread():
                 manager.thread.join(GRACE + 5)
-        return running
-
-    # -- pickling ---------------------------------------------------------------
 
     # -- placing calls (under the lock) -------------------------------------------
 

@@ -48,6 +48,7 @@ def main(control_fd: int, preload: list[str]) -> None:
                 for fd in fds[:2]:  # the worker's ends now
                     os.close(fd)
                 statuses[pid] = fds[2]
+    control.close()
     _reap(statuses)
 
 
