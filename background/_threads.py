@@ -99,17 +99,26 @@ class ThreadRunner:
         if self._is_broken():  # broken meanwhile, maybe after its queue was failed
             self._fail_queued_broken()
         elif self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
-            self._add_thread()
+            failure = self._add_thread(fail_queued=False)
+            if failure is not None:  # no worker will ever take it: refuse it, now
+                for queued in self._drain():
+                    if queued is not job and queued.start():
+                        queued.set_exception(failure)
+                raise failure
 
     def _start_for_backlog(self) -> None:
         wanted = min(self._queue.qsize(), self._n + self._lent - self._alive)
         for _ in range(wanted):
             self._add_thread()
 
-    def _add_thread(self) -> None:
+    def _add_thread(self, fail_queued: bool = True) -> RuntimeError | None:
+        """Start a worker; if none can start and none is alive, the error (queued calls failed).
+
+        With *fail_queued* false the queued calls are left to the caller.
+        """
         with self._lock:
             if self._closing or self._alive >= self._n + self._lent:
-                return
+                return None
             self._alive += 1
             thread = daemon_thread(self._work, f"{self._name}-{next(self._numbers)}")
             self._threads.add(thread)
@@ -120,10 +129,14 @@ class ThreadRunner:
                 self._alive -= 1
                 self._threads.discard(thread)
                 stranded = self._alive == 0
-            if stranded:  # no worker will ever take the queued calls: fail them
-                failure = RuntimeError(f"background could not start a worker thread: {error}")
-                failure.__cause__ = error
+            if not stranded:
+                return None
+            failure = RuntimeError(f"background could not start a worker thread: {error}")
+            failure.__cause__ = error
+            if fail_queued:  # no worker will ever take the queued calls: fail them
                 self._fail_queued(failure)
+            return failure
+        return None
 
     def _retire(self, stopping: bool) -> bool:
         with self._lock:

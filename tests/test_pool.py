@@ -265,7 +265,7 @@ def test_a_dropped_pool_finishes_its_queued_calls_then_frees_its_threads() -> No
     assert not [t.name for t in threading.enumerate() if t.name.startswith("dropped-")]
 
 
-def test_when_no_worker_thread_can_start_queued_calls_fail_clearly(
+def test_when_no_worker_thread_can_start_the_call_is_refused_clearly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     pool = background.Pool(2, name="starved")
@@ -274,9 +274,8 @@ def test_when_no_worker_thread_can_start_queued_calls_fail_clearly(
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(threading.Thread, "start", refuse)
-    failed = pool.submit(abs, -1)  # every submitted call settles, nothing hangs
     with pytest.raises(RuntimeError, match="could not start a worker thread: can't start"):
-        failed.result(TIMEOUT)
+        pool.submit(abs, -1)  # refused at once: never accepted and left to hang
     monkeypatch.undo()
     assert pool.outstanding() == []
     assert pool.submit(abs, -2).result(TIMEOUT) == 2  # threads can start again: it works
