@@ -133,7 +133,28 @@ def map_calls(
     for _ in range(buffersize):
         if not state.send_next():
             break
+    if ordered and state.batch is None and not return_exceptions:
+        return _drain_calls(state, deadline)
     return _drain(state, deadline, ordered)
+
+
+def _drain_calls(state: Map, deadline: float | None) -> Iterator[Any]:
+    """The common case, kept lean: calls one by one, results in order, the first error raised."""
+    in_flight, calls, submit = state.in_flight, state.calls, state.pool._submit
+    fn, call_timeout = state.fn, state.call_timeout
+    end = object()
+    try:
+        while in_flight:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            box = [in_flight[0][0].result(remaining)]  # left in flight if this raises
+            in_flight.popleft()
+            args = next(calls, end)
+            if args is not end:
+                in_flight.append((submit(fn, args, {}, (), (), call_timeout), 0))  # type: ignore[arg-type]
+            del args
+            yield box.pop()  # bound to no name while suspended here
+    finally:
+        state.cancel_in_flight()
 
 
 def _drain(state: Map, deadline: float | None, ordered: bool) -> Iterator[Any]:

@@ -7,7 +7,7 @@ import contextvars
 import itertools
 import threading
 
-from . import _exit, _launch, _validate, _wrapper
+from . import _eager, _exit, _launch, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count
 from ._diagnostics import task_name
@@ -46,45 +46,22 @@ class Pool(Stopping, concurrent.futures.Executor):
     ``max_pending`` stops a fast producer from queueing without bound.
 
     With ``process=True`` calls run in worker processes, for CPU-bound work.
-    The function and its arguments are pickled: a module-level function,
-    decorated with ``@background.task`` or not, goes by reference; one defined
-    in ``__main__``, a notebook, a doctest or inside a function (a lambda, a
-    closure) goes by value with cloudpickle (``pip install
-    'background[process]'``), so it works under every start method. A worker
-    that dies fails only the calls it held, with :class:`background.WorkerDied`,
-    and is replaced. An argument that cannot be pickled raises
-    :class:`pickle.PicklingError` at submission; a result that cannot be
-    pickled fails that call's future with one; both name the function and the
-    type, and the pool goes on. An argument that pickles but cannot be
-    unpickled in the worker (its class is missing there, say) fails that call
-    with :class:`pickle.UnpicklingError`, and so does a result that cannot be
-    unpickled here, whatever its unpickling raises; again the pool goes on. A
-    worker is sent calls only once it is up and idle: one call, or, for
-    functions whose calls took under a millisecond so far, a few of them that
-    run back to back (two milliseconds of work at most). A call that reports
-    ``running()`` has started or is about to, and every other one can be
-    cancelled; ``cancel()`` on a running one stops it, and its worker is
-    replaced (see :meth:`Future.cancel <background.Future.cancel>`). A worker
-    that dies fails only the call it was running.
-    Workers start as work arrives (under ``fork`` all at once, on the first
-    call) and never outlive the program.
-    Contextvars do not travel to processes. Workers never import the
-    program's ``__main__``, under any start method: a script needs no ``if
-    __name__ == "__main__":`` guard. Process pools need a POSIX system
-    (Linux, macOS); elsewhere ``process=True`` raises
-    :class:`NotImplementedError`.
+    The function and its arguments are pickled: a module-level function goes
+    by reference; one defined in ``__main__``, a notebook or inside a
+    function goes by value with cloudpickle (``pip install
+    'background[process]'``). Workers never import the program's
+    ``__main__``, so a script needs no ``if __name__ == "__main__":`` guard.
+    A worker that dies fails only the calls it held, with
+    :class:`background.WorkerDied`, and is replaced; a value that cannot be
+    pickled or unpickled fails only its call, naming it; ``cancel()`` on a
+    running call stops it. Contextvars do not travel to processes. Process
+    pools need a POSIX system (Linux, macOS); elsewhere ``process=True``
+    raises :class:`NotImplementedError`. See :doc:`/recipes/processes`.
 
-    When the program ends (its main thread does), every pool's outstanding
-    calls are waited for before Python joins its threads: the calls queued
-    and running then, and whatever they, their done-callbacks and non-daemon
-    threads submit meanwhile, to any pool; a pool dropped or shut down with
-    ``wait=False`` included. A daemon thread's calls are refused from then on
-    with :class:`RuntimeError`, as the standard library's executors refuse
-    them, so a heartbeat thread cannot keep the program alive; a call that
-    resubmits itself for ever does, as a non-daemon thread that loops does.
-    Once the wait is over (in an :mod:`atexit` hook, say) every call is
-    refused. Ctrl-C during the wait cancels the calls that have not started
-    and refuses later ones.
+    When the program ends, every pool's outstanding calls are waited for,
+    and the calls they, their callbacks and non-daemon threads submit
+    meanwhile; a daemon thread's calls are refused from then on, as the
+    standard library's executors refuse them. See :doc:`/guarantees`.
 
     Args:
         n: how many calls may run at once (default: the number of CPUs).
@@ -249,10 +226,8 @@ class Pool(Stopping, concurrent.futures.Executor):
         timeout: float | None = None,
         retry: RetryPolicy | None = None,
     ) -> Future[Any]:
-        if self.closed:  # fail fast; checked again below, under the lock
-            raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
-        if _exit.phase:
-            _exit.refuse_if_exiting(self, fn)
+        if self._shutdown or _exit.phase:  # fail fast; checked again below, under the lock
+            self._refuse_if_closed(fn)
         gates = gates + self._gates
         future: Future[Any] = Future()
         if gates:
@@ -270,22 +245,28 @@ class Pool(Stopping, concurrent.futures.Executor):
         # Under the lock, so that shutdown() cannot slip in between the check
         # and the queueing, which would leave this job behind its workers' stop.
         with self._shutdown_lock:
-            if self._shutdown:
-                job.release()
-                raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
-            if _exit.phase:
+            if self._shutdown or _exit.phase:
                 try:
-                    _exit.refuse_if_exiting(self, fn)
+                    self._refuse_if_closed(fn)
                 except RuntimeError:
                     job.release()
                     raise
             self._outstanding.add(future)
             try:
+                if retry is None and not _eager.on:  # the common case, kept lean
+                    self._runner.start(job)
+                    return future
                 started = _launch.start(self, job, retry)
             except BaseException:
                 job.release()
                 raise
         return _launch.finish(job, started)  # in eager mode, runs the call here
+
+    def _refuse_if_closed(self, fn: Callable[..., Any]) -> None:
+        """Raise :class:`RuntimeError` if the pool is shut down, or the exit refuses *fn*."""
+        if self._shutdown:
+            raise RuntimeError(f"cannot submit {task_name(fn)}: {self._name} is shut down")
+        _exit.refuse_if_exiting(self, fn)
 
     def map(
         self,
