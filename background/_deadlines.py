@@ -59,15 +59,19 @@ def call_later(seconds: float, fn: Callable[..., object], *args: Any) -> list[An
     """Call ``fn(*args)`` in a settler thread in *seconds*.
 
     Returns the timer's entry: clearing it (``entry.clear()``) cancels the
-    call and drops its references at once.
+    call and drops its references at once. Raises :class:`RuntimeError` if
+    the timer thread is not running and cannot start (the interpreter is
+    shutting down, as Python 3.12.0 and 3.12.1 refuse new threads once the
+    main thread has ended, or the process is out of threads).
     """
     global _thread
     entry: list[Any] = [fn, *args]
     with _condition:
-        heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         if _thread is None:
-            _thread = daemon_thread(_watch, "background-deadlines")
-            _thread.start()
+            thread = daemon_thread(_watch, "background-deadlines")
+            thread.start()  # may raise: nothing is pushed then
+            _thread = thread
+        heapq.heappush(_heap, (time.monotonic() + seconds, next(_order), entry))
         _condition.notify()
     return entry
 

@@ -78,7 +78,13 @@ class Job:
         if self.timeout is not None:
             from . import _deadlines  # loaded with the first time limit
 
-            _deadlines.arm(self, self.timeout)
+            try:
+                _deadlines.arm(self, self.timeout)
+            except RuntimeError as error:  # no thread can watch the limit: refuse to run
+                self.set_exception(
+                    RuntimeError(f"cannot run {self.name} within a time limit: {error}")
+                )
+                return
         gates = self.gates
         held: tuple[Gate, ...] = ()
         state = _worker

@@ -7,6 +7,7 @@ its pool once the wait is over.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures._base import PENDING, RUNNING
 
 TYPE_CHECKING = False
@@ -100,7 +101,12 @@ class Retries:
             future.add_done_callback(self._settled)
         from . import _deadlines
 
-        self.timer = _deadlines.call_later(seconds, self._start_again)
+        try:
+            self.timer = _deadlines.call_later(seconds, self._start_again)
+        except RuntimeError:  # no timer thread can start: wait here, in the worker
+            self.timer = []
+            time.sleep(seconds)
+            self._start_again()
         return True
 
     def _start_again(self) -> None:
