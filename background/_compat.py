@@ -19,6 +19,10 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
 
 #: Python 3.14 lets a new thread inherit the context of the code that starts it.
 THREADS_TAKE_A_CONTEXT = sys.version_info >= (3, 14)
+#: Before 3.13, a ``SimpleQueue.get(timeout=...)`` woken by a ``put`` whose item
+#: another consumer takes first waits for ever once its deadline has passed
+#: (the time left is negative, which the lock reads as "no limit").
+SIMPLE_QUEUE_TIMED_GET_CAN_HANG = sys.version_info < (3, 13)
 #: ``os.fork`` exists (POSIX): worker processes and at-fork hooks are possible.
 CAN_FORK = hasattr(os, "fork")
 

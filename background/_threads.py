@@ -6,9 +6,9 @@ import contextlib
 import itertools
 import threading
 import time
-from queue import Empty, SimpleQueue
+from queue import Empty, Queue, SimpleQueue
 
-from ._compat import daemon_thread, executor_module
+from ._compat import SIMPLE_QUEUE_TIMED_GET_CAN_HANG, daemon_thread, executor_module
 from ._diagnostics import task_name
 from ._future import _worker
 
@@ -61,7 +61,11 @@ class ThreadRunner:
 
     def forget_parent_in_child(self) -> None:
         """Start afresh: at creation, and in a forked child (the parent's threads are not its)."""
-        self._queue: SimpleQueue[Job | _Shrink | None] = SimpleQueue()
+        self._queue: SimpleQueue[Job | _Shrink | None] | Queue[Job | _Shrink | None]
+        if self._idle_timeout is not None and SIMPLE_QUEUE_TIMED_GET_CAN_HANG:
+            self._queue = Queue()  # its timed get ends on time: idle workers do retire
+        else:
+            self._queue = SimpleQueue()
         self._idle = 0
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()

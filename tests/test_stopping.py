@@ -7,6 +7,7 @@ Process pools' side of it is in tests/test_process_features.py.
 from __future__ import annotations
 
 import concurrent.futures
+import sys
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -206,6 +207,29 @@ def test_idle_threads_end_and_new_ones_start_for_calls_that_come_any_moment() ->
             if round_ % 3 == 0:
                 time.sleep(0.002)
         assert wait_until(lambda: worker_threads(pool) == 0)
+
+
+def test_an_idle_worker_woken_for_a_call_that_is_gone_still_retires_on_time() -> None:
+    # The worker is woken by a submit whose call is cancelled before it takes it,
+    # and gets the interpreter back only after its idle time is up. Before
+    # Python 3.13, a timed SimpleQueue.get waits for ever in that state.
+    interval = sys.getswitchinterval()
+    with background.Pool(1, idle_timeout=0.02) as pool:
+        for _ in range(5):
+            pool.submit(abs, -1).result(WAIT)  # a worker, idle now
+            assert wait_until(lambda: pool._runner._idle == 1)
+            time.sleep(0.005)  # into its timed wait (if not, the round proves nothing)
+            sys.setswitchinterval(1.0)  # keep the interpreter in this thread
+            try:
+                late = pool.submit(abs, -2)
+                pool.cancel_queued()  # 3.13+ may hand the call to the waiting worker at once
+                spin_until = time.monotonic() + 0.05  # past the worker's deadline
+                while time.monotonic() < spin_until:
+                    pass
+            finally:
+                sys.setswitchinterval(interval)
+            assert late.cancelled() or late.result(WAIT) == 2
+            assert wait_until(lambda: worker_threads(pool) == 0, seconds=10)
 
 
 def test_idle_timeout_must_be_a_positive_number_of_seconds_for_the_pools_own_workers() -> None:
