@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from support import worker_threads
+from support import wait_until, worker_threads
 
 import background
 from background._compat import cpu_count
@@ -84,8 +84,9 @@ def test_lowering_n_caps_concurrency_without_killing_running_tasks() -> None:
     overlap.peak = 0
     release.clear()
     more = [background.run(hold) for _ in range(6)]
-    time.sleep(0.2)
-    assert overlap.running <= 2
+    assert wait_until(lambda: overlap.running == 2)  # two run, four queue behind them
+    time.sleep(0.2)  # room for a third to start, were the cap not kept
+    assert overlap.running == 2
     release.set()
     background.results(more, timeout=TIMEOUT)
     assert overlap.peak == 2
