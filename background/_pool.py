@@ -7,7 +7,7 @@ import contextvars
 import itertools
 import threading
 
-from . import _eager, _exit, _launch, _validate, _wrapper
+from . import _eager, _exit, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count
 from ._diagnostics import task_name
@@ -256,6 +256,8 @@ class Pool(Stopping, concurrent.futures.Executor):
                 if retry is None and not _eager.on:  # the common case, kept lean
                     self._runner.start(job)
                     return future
+                from . import _launch  # loaded with the first retries, or eager mode
+
                 started = _launch.start(self, job, retry)
             except BaseException:
                 job.release()
