@@ -103,7 +103,9 @@ def cancelled() -> bool:
     A thread cannot be stopped from outside, so a long call in a thread pool
     checks now and then, and stops early once its future's
     :meth:`~background.Future.cancel` was called (or the pool's
-    :meth:`~background.Pool.kill`). ``cancel()`` itself returns ``False``
+    :meth:`~background.Pool.kill`), or once it ran over its ``timeout``
+    (its future has failed with :class:`TimeoutError` then, and keeps that
+    outcome however the call ends). ``cancel()`` itself returns ``False``
     for a call that runs in a thread, as in the standard library: the call
     was not stopped (yet). If the call then raises
     :class:`concurrent.futures.CancelledError`, its future ends cancelled
