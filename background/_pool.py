@@ -314,8 +314,9 @@ class Pool(Stopping, concurrent.futures.Executor):
            *ordered* and *return_exceptions*; a chunked thread map yields the
            results before a failing call, as a process map does.
         """
+        fn, retry = _wrapper.unwrap_retrying(fn)
         return self._map(
-            _wrapper.unwrap(fn),
+            fn,
             iterables,
             timeout,
             chunksize,
@@ -323,6 +324,7 @@ class Pool(Stopping, concurrent.futures.Executor):
             None,
             ordered,
             return_exceptions,
+            retry,
         )
 
     def _map(
@@ -335,6 +337,7 @@ class Pool(Stopping, concurrent.futures.Executor):
         call_timeout: float | None,
         ordered: bool = True,
         return_exceptions: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> Iterator[Any]:
         _validate.task_function(fn, "Pool.map()", decorating=False)
         if chunksize is not None:
@@ -355,6 +358,7 @@ class Pool(Stopping, concurrent.futures.Executor):
             adaptive=self._process,
             ordered=_validate.flag(ordered, "ordered"),
             return_exceptions=_validate.flag(return_exceptions, "return_exceptions"),
+            retry=retry,
         )
 
     def _forget_parent_in_child(self) -> None:
