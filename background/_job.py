@@ -191,13 +191,15 @@ class Job:
         """Fail the future of a call whose *attempt* ran over its time limit and cannot be stopped.
 
         The call keeps its place (outstanding, max_pending) until it ends, and
-        is not retried. Nothing happens if that attempt has ended already.
+        is not retried; :func:`background.cancelled` turns ``True`` in it, so
+        that it may stop. Nothing happens if that attempt has ended already.
         """
         future = self.future
         with future._condition:  # Retries.again() moves on to the next attempt under it
             if future.done() or self.attempt != attempt:
                 return
             self.attempt = 0  # over its time limit: no retry
+            future._cancel_requested = True
         future._task_name = self.name
         try:
             future.set_exception(error)

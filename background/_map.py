@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ._future import Future
     from ._protocols import Submitter
+    from ._retry import RetryPolicy
 
     #: A call or batch in flight: its future, and how many input items it holds
     #: (``0`` for a single call, which is not a batch).
@@ -45,18 +46,27 @@ class Map:
         adaptive: bool,
         call_timeout: float | None,
         return_exceptions: bool,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.pool = pool
         self.fn = fn
         self.call_timeout = call_timeout
         self.return_exceptions = return_exceptions
+        #: How a call one by one retries: from the pool, holding no worker while it waits.
+        self.retry = retry
         # A time limit is per call: calls then travel one by one.
         batched = call_timeout is None and (adaptive if chunksize is None else chunksize > 1)
         # A batch over one iterable holds its items as they are, not as 1-tuples.
         spread = not batched or len(iterables) != 1
         self.calls: Iterator[Any] = zip(*iterables) if spread else iter(iterables[0])
         self.sizer = BatchSizer(chunksize) if batched else None
-        self.batch = Batch(fn, return_exceptions, spread) if batched else None
+        self.batch: Batch | None = None
+        if batched:
+            if retry is not None:  # a call in a batch retries where the batch runs
+                from ._retry import Retrying
+
+                fn = Retrying(fn, retry)
+            self.batch = Batch(fn, return_exceptions, spread)
         self.in_flight: deque[InFlight] = deque()
         self.sent = 0
 
@@ -64,7 +74,9 @@ class Map:
         """Submit the next call or batch; ``False`` once the input is exhausted."""
         if self.batch is None or self.sizer is None:
             for args in itertools.islice(self.calls, 1):
-                future = self.pool._submit(self.fn, args, {}, (), (), self.call_timeout)
+                future = self.pool._submit(
+                    self.fn, args, {}, (), (), self.call_timeout, self.retry
+                )
                 self.in_flight.append((future, 0))
                 return True
             return False
@@ -118,8 +130,13 @@ def map_calls(
     adaptive: bool,
     ordered: bool,
     return_exceptions: bool,
+    retry: RetryPolicy | None = None,
 ) -> Iterator[Any]:
-    """Start a map: submit the first *buffersize* calls now, the rest as results are taken."""
+    """Start a map: submit the first *buffersize* calls now, the rest as results are taken.
+
+    With *retry*, a call that fails is retried as a task's calls are (a call
+    in a batch retries in its worker).
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     state = Map(
         pool,
@@ -129,6 +146,7 @@ def map_calls(
         adaptive=adaptive,
         call_timeout=call_timeout,
         return_exceptions=return_exceptions,
+        retry=retry,
     )
     for _ in range(buffersize):
         if not state.send_next():
@@ -141,7 +159,7 @@ def map_calls(
 def _drain_calls(state: Map, deadline: float | None) -> Iterator[Any]:
     """The common case, kept lean: calls one by one, results in order, the first error raised."""
     in_flight, calls, submit = state.in_flight, state.calls, state.pool._submit
-    fn, call_timeout = state.fn, state.call_timeout
+    fn, call_timeout, retry = state.fn, state.call_timeout, state.retry
     end = object()
     try:
         while in_flight:
@@ -150,7 +168,7 @@ def _drain_calls(state: Map, deadline: float | None) -> Iterator[Any]:
             in_flight.popleft()
             args = next(calls, end)
             if args is not end:
-                in_flight.append((submit(fn, args, {}, (), (), call_timeout), 0))  # type: ignore[arg-type]
+                in_flight.append((submit(fn, args, {}, (), (), call_timeout, retry), 0))  # type: ignore[arg-type]
             del args
             yield box.pop()  # bound to no name while suspended here
     finally:

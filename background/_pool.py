@@ -7,7 +7,7 @@ import contextvars
 import itertools
 import threading
 
-from . import _eager, _exit, _launch, _validate, _wrapper
+from . import _eager, _exit, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count
 from ._diagnostics import task_name
@@ -256,6 +256,8 @@ class Pool(Stopping, concurrent.futures.Executor):
                 if retry is None and not _eager.on:  # the common case, kept lean
                     self._runner.start(job)
                     return future
+                from . import _launch  # loaded with the first retries, or eager mode
+
                 started = _launch.start(self, job, retry)
             except BaseException:
                 job.release()
@@ -312,8 +314,9 @@ class Pool(Stopping, concurrent.futures.Executor):
            *ordered* and *return_exceptions*; a chunked thread map yields the
            results before a failing call, as a process map does.
         """
+        fn, retry = _wrapper.unwrap_retrying(fn)
         return self._map(
-            _wrapper.unwrap(fn),
+            fn,
             iterables,
             timeout,
             chunksize,
@@ -321,6 +324,7 @@ class Pool(Stopping, concurrent.futures.Executor):
             None,
             ordered,
             return_exceptions,
+            retry,
         )
 
     def _map(
@@ -333,6 +337,7 @@ class Pool(Stopping, concurrent.futures.Executor):
         call_timeout: float | None,
         ordered: bool = True,
         return_exceptions: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> Iterator[Any]:
         _validate.task_function(fn, "Pool.map()", decorating=False)
         if chunksize is not None:
@@ -353,6 +358,7 @@ class Pool(Stopping, concurrent.futures.Executor):
             adaptive=self._process,
             ordered=_validate.flag(ordered, "ordered"),
             return_exceptions=_validate.flag(return_exceptions, "return_exceptions"),
+            retry=retry,
         )
 
     def _forget_parent_in_child(self) -> None:

@@ -40,6 +40,7 @@ class Submitter(Protocol):
         call_timeout: float | None,
         ordered: bool = True,
         return_exceptions: bool = False,
+        retry: RetryPolicy | None = None,
     ) -> Iterator[Any]: ...
 
 

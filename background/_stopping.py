@@ -6,15 +6,23 @@ should stop.
 
 from __future__ import annotations
 
-from . import _launch
+import sys
+
 from ._future import _worker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
+    from typing import Any
 
     from ._outstanding import Outstanding
     from ._protocols import Runner
+
+
+def _launch() -> Any:
+    """:mod:`background._launch` if loaded: it keeps the calls that have retries
+    (loaded with the first one, or with eager mode); before, there are none."""
+    return sys.modules.get(f"{__package__}._launch")
 
 
 class Stopping:
@@ -36,7 +44,11 @@ class Stopping:
             cancel_futures: cancel the calls that have not started yet.
         """
         self._close()
-        _launch.shutdown(self, wait, cancel_futures)  # the runner's, after retries that wait
+        launch = _launch()
+        if launch is None:
+            self._runner.shutdown(wait, cancel_futures)
+        else:
+            launch.shutdown(self, wait, cancel_futures)  # the runner's, after retries that wait
 
     def _close(self) -> None:
         """Take no more calls."""
@@ -46,7 +58,9 @@ class Stopping:
 
     def cancel_queued(self) -> int:
         """Cancel every call that has not started (or waits for a retry); return how many."""
-        return self._runner.cancel_queued() + _launch.cancel_waiting(self)
+        launch = _launch()
+        waiting = 0 if launch is None else launch.cancel_waiting(self)
+        return self._runner.cancel_queued() + waiting
 
     def kill(self) -> None:
         """Stop the pool now: cancel what is queued, stop what runs, and return.
@@ -77,7 +91,9 @@ class Stopping:
         .. versionadded:: 1.1
         """
         self._close()
-        _launch.stop_retries(self)
+        launch = _launch()
+        if launch is not None:
+            launch.stop_retries(self)
         self._runner.kill(self._outstanding.snapshot())
 
 
@@ -87,7 +103,9 @@ def cancelled() -> bool:
     A thread cannot be stopped from outside, so a long call in a thread pool
     checks now and then, and stops early once its future's
     :meth:`~background.Future.cancel` was called (or the pool's
-    :meth:`~background.Pool.kill`). ``cancel()`` itself returns ``False``
+    :meth:`~background.Pool.kill`), or once it ran over its ``timeout``
+    (its future has failed with :class:`TimeoutError` then, and keeps that
+    outcome however the call ends). ``cancel()`` itself returns ``False``
     for a call that runs in a thread, as in the standard library: the call
     was not stopped (yet). If the call then raises
     :class:`concurrent.futures.CancelledError`, its future ends cancelled

@@ -57,9 +57,11 @@ class Task(Protocol, Generic[P, R]):
         Runs on the task's pool, with its time limit; *timeout*,
         *chunksize*, *buffersize*, *ordered* and *return_exceptions* are
         those of :meth:`background.Pool.map`. With ``retries=``, each call
-        retries inside its worker, which it holds while it waits.
+        retries as the task's calls do, holding no worker while it waits;
+        a call that travels in a batch (a process pool batches tiny calls
+        unless ``chunksize=1``) retries in its worker, which it holds.
 
         .. versionchanged:: 1.1
-           *ordered* and *return_exceptions*.
+           *ordered* and *return_exceptions*; retries that hold no worker.
         """
         ...

@@ -32,19 +32,24 @@ def unwrap(fn: Any) -> Any:
     return fn
 
 
+def unwrap_retrying(fn: Any) -> tuple[Any, RetryPolicy | None]:
+    """A task wrapper's function and how its calls retry; ``(unwrap(fn), None)`` without retries.
+
+    The pool then retries the calls itself, holding no worker while they wait.
+    """
+    if isinstance(fn, types.FunctionType):
+        retry: RetryPolicy | None = fn.__dict__.get("_background_retry")
+        if retry is not None:
+            return fn.__dict__["__wrapped__"], retry
+    return unwrap(fn), None
+
+
 def submit_unwrapped(
     pool: Submitter, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Future[Any]:
-    """``pool.submit(fn, ...)``: for a task wrapper, its function, retrying as its calls do.
-
-    A task with retries then retries without holding a worker while it waits.
-    """
-    retry: RetryPolicy | None = None
-    if isinstance(fn, types.FunctionType):
-        retry = fn.__dict__.get("_background_retry")
-        if retry is not None:
-            return pool._submit(fn.__dict__["__wrapped__"], args, kwargs, (), (), None, retry)
-    return pool._submit(unwrap(fn), args, kwargs, (), ())
+    """``pool.submit(fn, ...)``: for a task wrapper, its function, retrying as its calls do."""
+    fn, retry = unwrap_retrying(fn)
+    return pool._submit(fn, args, kwargs, (), (), None, retry)
 
 
 class Options:
@@ -128,8 +133,8 @@ def wrap(
     """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
     _validate.task_function(fn)
     retry = options.retry
-    # What travels as one function (a map's calls, the wrapper handed to a
-    # pool) retries inside its worker; a call of the wrapper retries from here.
+    # The wrapper's calls, and its map's, retry from the pool; what travels as
+    # one function (the wrapper pickled inside another call) retries in its worker.
     call: Callable[..., Any] = fn
     if retry is not None:
         from ._retry import Retrying
@@ -158,7 +163,7 @@ def wrap(
         return_exceptions: bool = False,
     ) -> Iterator[Any]:
         return target()._map(
-            call,
+            fn,
             iterables,
             timeout,
             chunksize,
@@ -166,6 +171,7 @@ def wrap(
             call_timeout,
             ordered,
             return_exceptions,
+            retry,
         )
 
     functools.update_wrapper(submit, fn)

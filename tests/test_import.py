@@ -48,7 +48,7 @@ def test_import_background_loads_only_the_facade_and_its_exit_hook() -> None:
     assert "typing" not in loaded
 
 
-def test_the_first_call_of_a_task_loads_neither_typing_nor_inspect() -> None:
+def test_the_first_call_of_a_task_loads_neither_typing_nor_inspect_nor_retries() -> None:
     loaded = _modules_after(
         """
         import background
@@ -61,6 +61,8 @@ def test_the_first_call_of_a_task_loads_neither_typing_nor_inspect() -> None:
         """
     )
     assert not {"typing", "inspect", "background._types"} & loaded
+    # Retries load when first used.
+    assert not {"background._launch", "background._retries", "background._retry"} & loaded
 
 
 def test_background_task_as_a_type_still_works_once_asked_for() -> None:

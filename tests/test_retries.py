@@ -488,6 +488,29 @@ def test_map_of_a_retrying_task_retries_too(
     assert list(retried.map(paths, [2, 1, 0], timeout=TIMEOUT)) == [3, 2, 1]
 
 
+@pytest.mark.parametrize("via", ["Task.map", "Pool.map"])
+def test_a_map_call_that_waits_for_its_retry_holds_no_worker(
+    one_worker: background.Pool, tmp_path: pathlib.Path, timer: ManualTimer, via: str
+) -> None:
+    flaky, steady = str(tmp_path / "flaky"), str(tmp_path / "steady")
+    retried = one_worker.task(retries=1, backoff=60)(logged_attempt)
+    # One by one (chunksize=1): a process map's batches retry in their worker.
+    if via == "Task.map":
+        results = retried.map([flaky, steady], [1, 0], ordered=False, chunksize=1, timeout=TIMEOUT)
+    else:
+        results = one_worker.map(
+            retried, [flaky, steady], [1, 0], ordered=False, chunksize=1, timeout=TIMEOUT
+        )
+    # The only worker runs the steady call while the flaky one waits for its retry.
+    assert next(results) == 1
+    assert wait_until(lambda: timer.entries), "the flaky call's retry waits"
+    assert timer.waits == [60]
+    timer.fire()
+    assert next(results) == 2
+    assert attempts_in(flaky) == 2
+    assert attempts_in(steady) == 1
+
+
 def test_a_program_that_ends_while_a_retry_waits_runs_the_retry_first(
     tmp_path: pathlib.Path,
 ) -> None:

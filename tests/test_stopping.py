@@ -70,6 +70,25 @@ def test_a_thread_call_that_returns_after_a_cancel_request_keeps_its_result() ->
         assert not future.cancelled()
 
 
+def _stops_when_asked(seen: list[bool]) -> str:
+    assert wait_until(background.cancelled)
+    seen.append(True)
+    raise concurrent.futures.CancelledError
+
+
+def test_a_thread_call_over_its_timeout_is_asked_to_stop_and_its_future_keeps_timing_out() -> None:
+    seen: list[bool] = []
+    with background.Pool(1, timeout=0.05) as pool:
+        future = pool.submit(_stops_when_asked, seen)
+        assert isinstance(future.exception(WAIT), concurrent.futures.TimeoutError)
+        assert wait_until(lambda: pool.outstanding() == [])  # it stopped: its place is free
+        assert seen == [True]
+        assert not future.cancelled()
+        assert isinstance(future.exception(), concurrent.futures.TimeoutError)
+        # The next call on the same worker is not asked to stop.
+        assert pool.submit(background.cancelled).result(WAIT) is False
+
+
 def _raise_cancelled() -> None:
     raise concurrent.futures.CancelledError("not asked")
 
