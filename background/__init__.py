@@ -15,10 +15,10 @@ each module imports only modules of the layers below it, as the
 functions users call down to the leaves that import nothing of background's.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: it would import the
+# ``__future__`` module, and ``import background`` loads only what it needs.
 import sys
-import types
+import types  # loaded already: threading imports it
 
 from . import _exithook
 
@@ -87,7 +87,7 @@ _homes = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> "Any":
     home = _homes.get(name)
     if home is None:
         raise AttributeError(f"module 'background' has no attribute {name!r}")
@@ -102,7 +102,7 @@ def __dir__() -> list[str]:
 
 
 class _Module(types.ModuleType):
-    def __reduce__(self) -> tuple[Any, tuple[str]]:
+    def __reduce__(self) -> "tuple[Any, tuple[str]]":
         # By name, as pickle sends any module: a function sent to a worker
         # process by value may use ``background`` as a global.
         import importlib

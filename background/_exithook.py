@@ -4,8 +4,6 @@ Tiny on purpose: ``import background`` imports it, so that a pool made while
 the interpreter exits still finds the wait in place (see :mod:`._exit`).
 """
 
-from __future__ import annotations
-
 import atexit
 import threading
 
@@ -20,7 +18,7 @@ _hooks_seen = -1
 main_thread_has_ended = False
 
 
-def register_first(hook: Callable[[], object]) -> bool:
+def register_first(hook: "Callable[[], object]") -> bool:
     """Have *hook* run when the main thread ends, before every hook registered so far.
 
     Threading runs its exit hooks in the reverse order of registration, so the
