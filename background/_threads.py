@@ -6,7 +6,11 @@ import contextlib
 import itertools
 import threading
 import time
-from queue import Empty, Queue, SimpleQueue
+
+try:  # the C queue, without the rest of the queue module (heapq and all)
+    from _queue import Empty, SimpleQueue
+except ImportError:  # pragma: no cover - CPython always has it
+    from queue import Empty, SimpleQueue
 
 from ._compat import SIMPLE_QUEUE_TIMED_GET_CAN_HANG, daemon_thread, executor_module
 from ._diagnostics import task_name
@@ -16,6 +20,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, Callable
+
+    from queue import Queue
 
     from ._future import Future
     from ._job import Job
@@ -63,6 +69,8 @@ class ThreadRunner:
         """Start afresh: at creation, and in a forked child (the parent's threads are not its)."""
         self._queue: SimpleQueue[Job | _Shrink | None] | Queue[Job | _Shrink | None]
         if self._idle_timeout is not None and SIMPLE_QUEUE_TIMED_GET_CAN_HANG:
+            from queue import Queue  # loaded with the first such pool
+
             self._queue = Queue()  # its timed get ends on time: idle workers do retire
         else:
             self._queue = SimpleQueue()
