@@ -19,9 +19,8 @@ from ._future import _worker
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any, Callable
-
     from queue import Queue
+    from typing import Any, Callable
 
     from ._future import Future
     from ._job import Job
