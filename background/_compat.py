@@ -1,4 +1,6 @@
-"""Every switch on the Python version or the platform, and the at-fork hooks.
+"""Every switch on the Python version or the platform, the at-fork hooks, and
+the one shortcut through the standard library's internals (checked at import,
+with the standard way as the fallback).
 
 A leaf: it imports nothing from background, so that every other module may
 import it.
@@ -6,11 +8,13 @@ import it.
 
 from __future__ import annotations
 
+import _thread
 import contextvars
 import functools
 import os
 import sys
 import threading
+from collections import deque
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` stays cheap
@@ -132,3 +136,66 @@ def _forget_import_lock_in_child() -> None:
 
 
 after_fork_in_child(_forget_import_lock_in_child)
+
+
+#: What ``threading.Condition(lock)`` and ``concurrent.futures.Future()`` keep,
+#: in the Pythons that background knows (3.9 to 3.13).
+_CONDITION_LAYOUT = {"_lock", "acquire", "release", "_release_save", "_acquire_restore"}
+_CONDITION_LAYOUT |= {"_is_owned", "_waiters"}
+_FUTURE_LAYOUT = {"_condition", "_state", "_result", "_exception", "_waiters", "_done_callbacks"}
+
+
+_new_rlock: Callable[[], Any] = getattr(_thread, "RLock", threading.RLock)  # the C one
+
+
+class LeanCondition(threading.Condition):
+    """A :class:`threading.Condition` on a new RLock, keeping none of its bound methods.
+
+    The standard one stores five bound methods of its lock on itself. Each
+    future has a condition: a program that holds many futures would have the
+    garbage collector track five more objects for each, in every collection.
+    """
+
+    def __init__(self) -> None:  # not the base's: it would store the bound methods
+        self._lock = _new_rlock()
+        self._waiters: deque[Any] = deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Acquire the lock (see :meth:`threading.Condition.acquire`)."""
+        return bool(self._lock.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        """Release the lock (see :meth:`threading.Condition.release`)."""
+        self._lock.release()
+
+    def _release_save(self) -> Any:
+        return self._lock._release_save()
+
+    def _acquire_restore(self, state: Any) -> None:
+        self._lock._acquire_restore(state)
+
+    def _is_owned(self) -> bool:
+        return bool(self._lock._is_owned())
+
+
+def future_initializer(base: type[Any]) -> Callable[[Any], None]:
+    """How to initialize a subclass of *base* (``concurrent.futures.Future``).
+
+    As *base* does, but with a :class:`LeanCondition`, where this Python's
+    future and condition keep what they keep in 3.9 to 3.13; else *base*'s own.
+    """
+    known = set(vars(threading.Condition(threading.RLock()))) == _CONDITION_LAYOUT
+    probe = base()
+    if not known or set(vars(probe)) != _FUTURE_LAYOUT:
+        return base.__init__  # type: ignore[no-any-return]
+    pending = probe._state
+
+    def initialize(future: Any) -> None:
+        future._condition = LeanCondition()
+        future._state = pending
+        future._result = None
+        future._exception = None
+        future._waiters = []
+        future._done_callbacks = []
+
+    return initialize

@@ -14,6 +14,7 @@ import contextlib
 import threading
 import weakref
 
+from ._compat import future_initializer
 from ._diagnostics import describe, logger, task_name
 
 TYPE_CHECKING = False
@@ -21,6 +22,8 @@ if TYPE_CHECKING:  # typing is not imported at run time: the first call stays ch
     from collections.abc import Generator, Iterable
     from contextlib import AbstractContextManager
     from typing import Any, Callable, Protocol, TypeVar
+
+    from ._awaiting import AwaitLoan
 
     T = TypeVar("T")
 
@@ -58,7 +61,7 @@ class ThreadState(threading.local):
     def __init__(self) -> None:
         #: The futures whose done-callbacks this thread is running, innermost last.
         self.callbacks_of: list[Future[Any]] = []
-        self.awaiting: _AwaitLoan | None = None
+        self.awaiting: AwaitLoan | None = None
 
 
 _worker = ThreadState()
@@ -103,6 +106,9 @@ class Future(concurrent.futures.Future[T]):
     _stop: Callable[[], bool] | None = None
     #: cancel() was called while the call ran (see :func:`background.cancelled`).
     _cancel_requested = False
+
+    def __init__(self) -> None:
+        _initialize(self)
 
     def cancel(self) -> bool:
         """Cancel the call; ``True`` if it is cancelled, ``False`` if it cannot be.
@@ -266,7 +272,9 @@ class Future(concurrent.futures.Future[T]):
         lend = _worker.lend
         if lend is None or self.done():
             return waiting
-        return _lending_while(waiting, lend)
+        from ._awaiting import lending_while  # loaded with the first await in a worker
+
+        return lending_while(waiting, lend, _worker)
 
     def __del__(self) -> None:
         if self._log_exception:
@@ -279,6 +287,9 @@ class Future(concurrent.futures.Future[T]):
         """Nobody will look at this future: never report its exception."""
         self._abandoned = True
         self._log_exception = False
+
+
+_initialize = future_initializer(concurrent.futures.Future)
 
 
 def cancel_unstarted(future: concurrent.futures.Future[Any]) -> bool:
@@ -351,50 +362,3 @@ def _lend_worker(future: Waitable) -> Any:
         return _NO_LOAN
     lend = _worker.lend
     return _NO_LOAN if lend is None else lend()
-
-
-class _AwaitLoan:
-    """A worker's place, lent while coroutines in that thread await futures.
-
-    An event loop run inside a task may await many futures at once: the place
-    is lent once, from the first await until the last one ends.
-    """
-
-    __slots__ = ("count", "lend", "loan", "lock")
-
-    def __init__(self, lend: Callable[[], AbstractContextManager[None]]) -> None:
-        self.lend = lend
-        self.count = 0
-        self.loan: AbstractContextManager[None] | None = None
-        self.lock = threading.Lock()
-
-    def open(self) -> None:
-        with self.lock:
-            self.count += 1
-            if self.count == 1:
-                loan = self.lend()
-                loan.__enter__()
-                self.loan = loan
-
-    def close(self) -> None:
-        with self.lock:
-            self.count -= 1
-            if self.count:
-                return
-            loan, self.loan = self.loan, None
-        if loan is not None:
-            loan.__exit__(None, None, None)
-
-
-def _lending_while(
-    waiting: Generator[Any, None, T], lend: Callable[[], AbstractContextManager[None]]
-) -> Generator[Any, None, T]:
-    state = _worker
-    loan = state.awaiting
-    if loan is None or loan.lend is not lend:
-        loan = state.awaiting = _AwaitLoan(lend)
-    loan.open()
-    try:
-        return (yield from waiting)
-    finally:
-        loan.close()  # the loan object itself: right even if closed from another thread
