@@ -10,6 +10,7 @@ tasks cannot deadlock.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
 import weakref
 
@@ -36,6 +37,7 @@ _RUNNING = concurrent.futures._base.RUNNING
 _CANCELLED = concurrent.futures._base.CANCELLED
 _CANCELLED_AND_NOTIFIED = concurrent.futures._base.CANCELLED_AND_NOTIFIED
 _DONE = (_CANCELLED, _CANCELLED_AND_NOTIFIED)
+_SETTLED = frozenset({_CANCELLED, _CANCELLED_AND_NOTIFIED, _FINISHED})
 
 #: Failed futures whose exception nobody has looked at yet; reported at exit.
 _unretrieved: weakref.WeakSet[Future[Any]] = weakref.WeakSet()
@@ -164,6 +166,21 @@ class Future(concurrent.futures.Future[T]):
         self._invoke_callbacks()
         return True
 
+    def set_result(self, result: T) -> None:
+        """Store the task's result (called by the pool): as the standard library's,
+        but it wakes nobody when nobody waits, as for most results."""
+        condition = self._condition
+        with condition:
+            if self._state in _SETTLED:
+                raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+            self._result = result
+            self._state = _FINISHED
+            for waiter in self._waiters:
+                waiter.add_result(self)
+            if condition._waiters:  # type: ignore[attr-defined]  # threads blocked in result()
+                condition.notify_all()
+        self._invoke_callbacks()
+
     def set_exception(self, exception: BaseException | None) -> None:
         """Store the task's exception (called by the pool, not by users)."""
         if not self._abandoned:
@@ -189,8 +206,7 @@ class Future(concurrent.futures.Future[T]):
         Waits at most *timeout* seconds (``None``: for ever), then raises
         :class:`TimeoutError`.
         """
-        # Fast path for a future that succeeded: a finished future never changes
-        # again, so no lock is needed (this halves the cost of collecting results).
+        # A finished future never changes again: no lock (half the cost of a result).
         if self._state == _FINISHED and self._exception is None:
             return self._result  # type: ignore[return-value]
         try:
@@ -326,15 +342,7 @@ def report_all_unretrieved() -> None:
         report_unretrieved(future)
 
 
-class _NoLoan:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_LOAN = _NoLoan()
+_NO_LOAN = contextlib.nullcontext()
 
 
 def _lend_worker(future: Waitable) -> Any:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from ._outstanding import Outstanding
     from ._retries import Retries
 
+#: What a released job keeps as its keyword arguments (nothing reads them again).
+_NO_KWARGS: dict[str, Any] = {}
+
 
 class Job:
     """A call waiting for a worker, and the bookkeeping done when it ends.
@@ -230,7 +233,8 @@ class Job:
         """
         future = self.future
         self.outstanding.discard(future)
-        future._stop = None  # it held this job: no cycle left behind
+        if future._stop is not None:
+            future._stop = None  # it held this job: no cycle left behind
         retry, self.retry = self.retry, None
         if retry is not None:
             retry.finished()
@@ -240,4 +244,4 @@ class Job:
             for gate in gates:
                 gate.leave()
         self.args = ()
-        self.kwargs = {}
+        self.kwargs = _NO_KWARGS

@@ -5,9 +5,10 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import itertools
+import sys
 import threading
 
-from . import _eager, _exit, _validate, _wrapper
+from . import _exit, _validate, _wrapper
 from ._callbacks import TaskCallbacks
 from ._compat import cpu_count
 from ._diagnostics import task_name
@@ -33,6 +34,13 @@ else:
 
 
 _pool_numbers = itertools.count(1)
+_EAGER = f"{__package__}._eager"
+
+
+def _eager_on() -> bool:
+    """``True`` in eager mode; its module loads with the first :func:`background.eager`."""
+    eager = sys.modules.get(_EAGER)
+    return eager is not None and bool(eager.on)
 
 
 class Pool(Stopping, concurrent.futures.Executor):
@@ -253,7 +261,7 @@ class Pool(Stopping, concurrent.futures.Executor):
                     raise
             self._outstanding.add(future)
             try:
-                if retry is None and not _eager.on:  # the common case, kept lean
+                if retry is None and not _eager_on():  # the common case, kept lean
                     self._runner.start(job)
                     return future
                 from . import _launch  # loaded with the first retries, or eager mode

@@ -6,7 +6,11 @@ import contextlib
 import itertools
 import threading
 import time
-from queue import Empty, Queue, SimpleQueue
+
+try:  # the C queue, without the rest of the queue module (heapq and all)
+    from _queue import Empty, SimpleQueue
+except ImportError:  # pragma: no cover - CPython always has it
+    from queue import Empty, SimpleQueue
 
 from ._compat import SIMPLE_QUEUE_TIMED_GET_CAN_HANG, daemon_thread, executor_module
 from ._diagnostics import task_name
@@ -15,6 +19,7 @@ from ._future import _worker
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from queue import Queue
     from typing import Any, Callable
 
     from ._future import Future
@@ -63,6 +68,8 @@ class ThreadRunner:
         """Start afresh: at creation, and in a forked child (the parent's threads are not its)."""
         self._queue: SimpleQueue[Job | _Shrink | None] | Queue[Job | _Shrink | None]
         if self._idle_timeout is not None and SIMPLE_QUEUE_TIMED_GET_CAN_HANG:
+            from queue import Queue  # loaded with the first such pool
+
             self._queue = Queue()  # its timed get ends on time: idle workers do retire
         else:
             self._queue = SimpleQueue()
@@ -152,29 +159,26 @@ class ThreadRunner:
 
     def _work(self) -> None:
         _worker.lend = self._lend
-        if self._initializer is not None:
-            try:
-                self._initializer(*self._initargs)
-            except BaseException as error:
-                self._initializer_failed(error)
-                return
+        if not self._initialized():
+            return
         get, lock, idle_timeout = self._queue.get, self._lock, self._idle_timeout
         while True:
-            with lock:
-                self._idle += 1
+            # Submitters read the idle count only to decide whether to start a
+            # thread, which a pool at full strength never does: skip the lock then.
+            # (Not counted, this worker can only make them start one too many.)
+            # Workers that may retire when idle always count, as they come and go.
+            counted = idle_timeout is not None or self._alive < self._n + self._lent
+            if counted:
+                with lock:
+                    self._idle += 1
             try:
                 job = get(timeout=idle_timeout)
             except Empty:  # idle for idle_timeout seconds: leave
-                if self._retire_idle():
+                if self._retire_idle(counted):
                     return
                 continue
-            with lock:
-                self._idle -= 1
-            # A submitter that looked while this thread had taken a job but not
-            # yet left the idle count saw one idle worker too many and started
-            # no thread: look again now that the count is right.
-            if self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
-                self._add_thread()
+            if counted:
+                self._busy_again()
             if job is _STOP or isinstance(job, _Shrink):
                 if self._retire(stopping=job is _STOP):
                     return
@@ -184,10 +188,35 @@ class ThreadRunner:
             if self._alive > self._n + self._lent and self._retire(stopping=False):
                 return
 
-    def _retire_idle(self) -> bool:
-        """End this idle worker, unless a job came meanwhile; ``True`` if it ends."""
+    def _busy_again(self) -> None:
+        """This worker took a job: leave the idle count."""
         with self._lock:
             self._idle -= 1
+        # A submitter that looked while this thread had taken a job but not
+        # yet left the idle count saw one idle worker too many and started
+        # no thread: look again now that the count is right.
+        if self._alive < self._n + self._lent and self._queue.qsize() > self._idle:
+            self._add_thread()
+
+    def _initialized(self) -> bool:
+        """Run the pool's initializer in this new worker; ``False`` if it failed."""
+        if self._initializer is None:
+            return True
+        try:
+            self._initializer(*self._initargs)
+        except BaseException as error:
+            self._initializer_failed(error)
+            return False
+        return True
+
+    def _retire_idle(self, counted: bool) -> bool:
+        """End this idle worker, unless a job came meanwhile; ``True`` if it ends.
+
+        *counted*: the worker was in the idle count.
+        """
+        with self._lock:
+            if counted:
+                self._idle -= 1
             if self._queue.qsize():  # queued just now, counting on this worker: stay
                 return False
             self._alive -= 1

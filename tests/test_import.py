@@ -81,6 +81,8 @@ def test_the_first_call_of_a_task_loads_neither_typing_nor_inspect_nor_retries()
         """
     )
     assert not {"typing", "inspect", "background._types"} & loaded
+    # Nor what only some pools need: the queue module and eager mode.
+    assert not {"queue", "background._eager"} & loaded
     # Retries load when first used.
     assert not {"background._launch", "background._retries", "background._retry"} & loaded
 

@@ -165,3 +165,41 @@ def test_every_raise_of_n_is_honoured_even_when_workers_are_just_waking() -> Non
         futures = [pool.submit(barrier.wait) for _ in range(size)]
         assert sorted(background.results(futures, timeout=TIMEOUT)) == list(range(size))
     pool.shutdown()
+
+
+@pytest.mark.parametrize("lent", [False, True])
+def test_a_pool_at_full_strength_still_grows_when_n_is_raised_or_a_worker_waits(
+    lent: bool,
+) -> None:
+    """Idle workers of a full pool are not counted as idle (a lock saved per call):
+    once n is raised, or a worker lends its place while it waits, every call
+    that may run must still find a worker."""
+    release = threading.Event()
+    running = [0]
+    lock = threading.Lock()
+
+    def hold() -> bool:
+        with lock:
+            running[0] += 1
+        return release.wait(TIMEOUT)
+
+    with background.Pool(2) as pool:
+        warm = threading.Event()
+        first = [pool.submit(warm.wait, TIMEOUT) for _ in range(2)]
+        assert wait_until(lambda: worker_threads(pool) == 2)
+        warm.set()
+        assert all(f.result(TIMEOUT) for f in first)  # both workers idle now, uncounted
+        if lent:
+            inner = background.Future()  # a worker that waits on it lends its place
+            waiter = pool.submit(lambda: inner.result(TIMEOUT))
+            futures = [pool.submit(hold) for _ in range(2)]
+            assert wait_until(lambda: running[0] == 2)  # 1 place + 1 lent
+            inner.set_result(0)
+        else:
+            pool.n = 4
+            futures = [pool.submit(hold) for _ in range(4)]
+            assert wait_until(lambda: running[0] == 4)
+        release.set()
+        assert all(f.result(TIMEOUT) for f in futures)
+        if lent:
+            assert waiter.result(TIMEOUT) == 0

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from support import worker_threads
+from support import wait_until, worker_threads
 
 import background
 from background import _interruptible
@@ -304,3 +304,32 @@ def test_wait_is_safe_while_other_threads_create_pools(monkeypatch: pytest.Monke
     future = background.run(abs, -1)
     assert background.wait([future], timeout=TIMEOUT) == ({future}, set())
     assert Changing.failed
+
+
+def test_setting_a_result_wakes_every_kind_of_waiter_and_refuses_a_second_outcome() -> None:
+    """background's Future.set_result skips the wake-up when nobody waits: check
+    that a thread blocked in result(), a concurrent.futures.wait() and a
+    done-callback each still hear of it, and that the standard library's
+    InvalidStateError rules hold."""
+    future: background.Future[int] = background.Future()
+    got: list[object] = []
+    blocked = threading.Thread(target=lambda: got.append(future.result(TIMEOUT)))
+    blocked.start()
+    waited = threading.Thread(
+        target=lambda: got.append(len(concurrent.futures.wait([future], TIMEOUT).done))
+    )
+    waited.start()
+    future.add_done_callback(lambda f: got.append(("callback", f.result())))
+    # Both threads are waiting on the future's condition, or registered with it.
+    assert wait_until(lambda: future._condition._waiters and future._waiters)  # type: ignore[attr-defined]
+    future.set_result(7)
+    blocked.join(TIMEOUT)
+    waited.join(TIMEOUT)
+    assert sorted(map(str, got)) == sorted(map(str, [7, 1, ("callback", 7)]))
+    with pytest.raises(concurrent.futures.InvalidStateError, match="FINISHED"):
+        future.set_result(8)
+    cancelled: background.Future[int] = background.Future()
+    assert cancelled.cancel()
+    with pytest.raises(concurrent.futures.InvalidStateError, match="CANCELLED"):
+        cancelled.set_result(1)
+    assert future.result() == 7
