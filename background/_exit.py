@@ -22,7 +22,9 @@ the first pool does), Python skips threading's exit step, and background's
 exit hook is the one ``import background`` registered. An :mod:`atexit` hook
 registered after ``import background`` runs before it: the calls it submits
 are accepted and waited for by that hook, never lost. Calls from hooks
-registered before ``import background`` are refused.
+registered before ``import background`` are refused. (Such a program whose
+first ``import background`` is in an :mod:`atexit` hook registers its hook
+too late to run: its calls are accepted and not waited for.)
 
 A daemon thread's submissions are refused as soon as the main thread has
 ended, as the standard library's executors refuse them: the interpreter
