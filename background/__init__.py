@@ -9,10 +9,11 @@
 
 Everything public is listed in ``__all__``. ``import background`` loads only
 this module and the hooks that make the exit wait for running tasks (no
-:mod:`threading`, no :mod:`typing`, no pool); the rest loads on first use. The package is layered:
-each module imports only modules of the layers below it, as the
-``[tool.importlinter]`` contract in ``pyproject.toml`` lists them, from the
-functions users call down to the leaves that import nothing of background's.
+:mod:`threading`, no :mod:`typing`, no pool); the rest loads on first use.
+The package is layered: each module imports only modules of the layers below
+it, as the ``[tool.importlinter]`` contract in ``pyproject.toml`` lists them,
+from the functions users call down to the leaves that import nothing of
+background's.
 """
 
 # No ``from __future__ import annotations`` here: it would import the
