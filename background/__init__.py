@@ -8,22 +8,23 @@
 42
 
 Everything public is listed in ``__all__``. ``import background`` loads only
-this module and the hook that makes the exit wait for running tasks (no
-:mod:`typing`, no pool); the rest loads on first use. The package is layered:
-each module imports only modules of the layers below it, as the
-``[tool.importlinter]`` contract in ``pyproject.toml`` lists them, from the
-functions users call down to the leaves that import nothing of background's.
+this module and the hooks that make the exit wait for running tasks (no
+:mod:`threading`, no :mod:`typing`, no pool); the rest loads on first use.
+The package is layered: each module imports only modules of the layers below
+it, as the ``[tool.importlinter]`` contract in ``pyproject.toml`` lists them,
+from the functions users call down to the leaves that import nothing of
+background's.
 """
 
 # No ``from __future__ import annotations`` here: it would import the
 # ``__future__`` module, and ``import background`` loads only what it needs.
 import sys
-import types  # loaded already: threading imports it
 
 from . import _exithook
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` stays cheap
+    from types import ModuleType as _ModuleType
     from typing import Any
 
     from ._api import callback, default_pool, remove_callback, run, shutdown, use
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
     from ._task import task
     from ._types import Task
     from ._waiting import DoneAndNotDone, as_completed, results, wait
+else:
+    _ModuleType = type(sys)  # types.ModuleType, without importing types
 
 __version__ = "1.0.0"
 
@@ -101,7 +104,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-class _Module(types.ModuleType):
+class _Module(_ModuleType):
     def __reduce__(self) -> "tuple[Any, tuple[str]]":
         # By name, as pickle sends any module: a function sent to a worker
         # process by value may use ``background`` as a global.
@@ -125,13 +128,4 @@ class _Module(types.ModuleType):
 sys.modules[__name__].__class__ = _Module
 
 
-def _main_thread_ended() -> None:
-    # When the main thread ends, background waits for every pool's work: see
-    # background/_exit.py, which every pool loads. Without one, nothing waits.
-    _exithook.main_thread_has_ended = True
-    exit_wait = sys.modules.get(f"{__name__}._exit")
-    if exit_wait is not None:
-        exit_wait.main_thread_ended()
-
-
-_exithook.register_first(_main_thread_ended)
+_exithook.install()

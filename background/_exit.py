@@ -6,7 +6,25 @@ and every call that they, their callbacks or other non-daemon threads submit
 meanwhile, to any pool, including pools made during the wait. Python then
 joins the non-daemon threads; what they submit while it does is waited for by
 the first of the exit hooks (:mod:`atexit`), before the others run. From then
-on every submission is refused with a :class:`RuntimeError`.
+on every submission is refused with a :class:`RuntimeError`: a call submitted
+by an :mod:`atexit` hook is refused, whether its pool existed before or the
+hook makes it (the pool is made; its calls are refused).
+
+The hooks are in place before any pool has work, and this module may load
+late (with the first pool, while the interpreter exits): it then tells the
+phase from threading. If the main thread has ended and threading runs its
+exit hooks or joins non-daemon threads, calls are waited for as above; once
+it has joined them, the :mod:`atexit` hooks run and calls are refused.
+
+One case cannot be told apart: in a program that never imported
+:mod:`threading` before it ended (``import background`` does not import it;
+the first pool does), Python skips threading's exit step, and background's
+exit hook is the one ``import background`` registered. An :mod:`atexit` hook
+registered after ``import background`` runs before it: the calls it submits
+are accepted and waited for by that hook, never lost. Calls from hooks
+registered before ``import background`` are refused. (Such a program whose
+first ``import background`` is in an :mod:`atexit` hook registers its hook
+too late to run: its calls are accepted and not waited for.)
 
 A daemon thread's submissions are refused as soon as the main thread has
 ended, as the standard library's executors refuse them: the interpreter
@@ -28,6 +46,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import sys
 import threading
 import weakref
 
@@ -58,7 +77,24 @@ if TYPE_CHECKING:  # typing is not imported at run time: ``import background`` s
 #: The program runs; the main thread has ended and the exit waits for the
 #: work; or the wait is over and nothing more runs.
 RUNNING, EXITING, OVER = 0, 1, 2
-phase = RUNNING
+
+
+def _phase_at_import() -> int:
+    """The phase, for this module loaded by a pool first made while the interpreter exits."""
+    if _exithook.exit_hooks_began:
+        return OVER
+    if not (_exithook.main_thread_has_ended or getattr(threading, "_SHUTTING_DOWN", False)):
+        return RUNNING  # (or, in a program that had not loaded threading, an atexit hook)
+    main = threading.main_thread()
+    if main.is_alive() or any(not t.daemon for t in threading.enumerate() if t is not main):
+        # Threading runs its exit hooks, or joins non-daemon threads: the atexit
+        # hook, run first from now on, waits for their calls.
+        _exithook.run_exit_hook_first()
+        return EXITING
+    return OVER  # threading has joined every thread: the atexit hooks run
+
+
+phase = _phase_at_import()
 
 _pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 #: The work of pools collected while calls were still outstanding (a pool
@@ -66,7 +102,6 @@ _pools: weakref.WeakSet[Pool] = weakref.WeakSet()
 _orphans: list[tuple[Outstanding, Runner]] = []
 _lock = threading.Lock()
 _reporting = False
-_last_wait_registered = False
 
 
 def stay_first_at_exit() -> None:
@@ -77,9 +112,7 @@ def stay_first_at_exit() -> None:
     pool that runs calls on such an executor (dask's callbacks run on one)
     needs it to work until background's wait is over.
     """
-    global phase
-    if not _exithook.register_first(main_thread_ended) and not _exithook.ever_registered():
-        phase = OVER  # background was imported after the main thread ended: too late to wait
+    _exithook.register_first(_exithook.main_thread_ended)
 
 
 def register(pool: Pool) -> None:
@@ -99,12 +132,11 @@ def register(pool: Pool) -> None:
 
             atexit.register(report_all_unretrieved)
             _reporting = True
-        if _last_wait_registered:
+        if phase == EXITING:
             # A pool made while the exit waits: its modules may just have
             # registered exit hooks (a process pool's stop its workers); the
             # last wait must still run before them.
-            atexit.unregister(_last_wait)
-            atexit.register(_last_wait)
+            _exithook.run_exit_hook_first()
 
 
 def refuse_if_exiting(pool: Pool, fn: Callable[..., Any]) -> None:
@@ -130,22 +162,27 @@ def refuse_if_exiting(pool: Pool, fn: Callable[..., Any]) -> None:
 
 
 def main_thread_ended() -> None:
-    """Threading calls this when the main thread ends: wait for every pool's work."""
-    global phase, _last_wait_registered
+    """The main thread has ended (:mod:`._exithook` calls this): wait for every pool's work."""
+    global phase
     if phase != RUNNING:
         return
     phase = EXITING
-    if finish_outstanding():
-        with _lock:
-            atexit.register(_last_wait)
-            _last_wait_registered = True
+    finish_outstanding()
+    with _lock:  # before the exit hooks that the calls' code registered meanwhile
+        _exithook.run_exit_hook_first()
     run_late_hooks()
 
 
-def _last_wait() -> None:
-    """The first exit hook: wait for what threads submitted while Python joined them."""
+def last_wait() -> None:
+    """The first :mod:`atexit` hook: wait for what was submitted since, then refuse all.
+
+    What non-daemon threads submitted while Python joined them; or, in a
+    program that never loaded threading before it ended, what the atexit
+    hooks that ran before this one submitted.
+    """
     global phase
-    if phase == EXITING:
+    if phase != OVER:
+        phase = EXITING  # (it ran on in a program that had not loaded threading)
         finish_outstanding()
         phase = OVER
     run_late_hooks()
@@ -160,14 +197,23 @@ def live_pools() -> list[Pool]:
             continue
 
 
-def _adopt(outstanding: Outstanding, runner: Runner, to_stop: list[Runner]) -> None:
+def _adopt(
+    outstanding: Outstanding,
+    runner: Runner,
+    to_stop: list[Runner],
+    _finalizing: Callable[[], bool] = sys.is_finalizing,
+) -> None:
     """A pool was collected: keep its outstanding calls in view, free its workers.
 
     Its queued calls still run (the workers stop behind them), as with a
     dropped :class:`concurrent.futures.ThreadPoolExecutor`. It may run in
     any thread, in the middle of any code (the garbage collector calls it):
     it takes no lock, and the runner is shut down from a thread of its own.
+    Nothing is done while the interpreter tears itself down: the exit wait is
+    over, no thread starts, and this module's globals may be gone already.
     """
+    if _finalizing():
+        return
     for adopted in list(_orphans):
         if not len(adopted[0]):
             try:
@@ -248,8 +294,3 @@ def _forget_parent_work_in_child() -> None:
 
 
 after_fork_in_child(_forget_parent_work_in_child)
-
-if _exithook.main_thread_has_ended:  # the first pool is made while the exit waits
-    phase = EXITING
-    atexit.register(_last_wait)
-    _last_wait_registered = True

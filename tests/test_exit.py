@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import process_gone
+from support import process_gone, unmeasured_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 HARD_TIMEOUT = 60
@@ -488,6 +488,239 @@ def test_a_call_submitted_from_an_atexit_hook_is_refused_clearly(kind: str) -> N
     out, err = child.finish()
     assert child.process.returncode == 0, err
     assert _last_json(out) == "cannot submit builtins.abs: the interpreter is exiting"  # type: ignore[comparison-overlap]
+
+
+# --- a first pool made while the interpreter exits ---------------------------------
+#
+# ``import background`` does not load threading, and the exit wait loads with the
+# first pool: these programs make their first pool only at exit, with threading
+# loaded before background, after it, or never. They run as files, from an empty
+# folder, without ``site`` (``-S``: a coverage hook in a ``.pth`` file would load
+# threading). Each prints first what was loaded when its main code ended, so that
+# none tests another case than it says.
+
+LOADING = {
+    "threading imported first": ("import threading", ""),
+    "threading imported after background": ("", "import threading"),
+    "threading never imported": ("", ""),
+}
+
+REGISTERED = {
+    "hook registered after import background": (
+        "import background",
+        "atexit.register(submit_at_exit)",
+    ),
+    "hook registered before import background": (
+        "atexit.register(submit_at_exit)",
+        "import background",
+    ),
+}
+
+SUBMIT_AT_EXIT = {
+    "default pool": "background.task(slow)()",
+    "explicit pool": "background.Pool(2, name='at-exit').submit(slow)",  # dropped at once
+}
+
+#: Prints a line in one write: two threads' lines never mix.
+SAY = """
+def say(line):
+    sys.stdout.write(f"{line}\\n")
+    sys.stdout.flush()
+"""
+
+ATEXIT_PROGRAM = """
+import atexit, sys, time
+{loading_first}
+{say}
+def slow():
+    time.sleep(0.2)  # a lost call could not end before the interpreter does
+    say("ran")
+
+def submit_at_exit():
+    try:
+        {submit}
+    except RuntimeError as error:
+        say(f"refused: {{error}}")
+    else:
+        say("accepted")
+
+{first}
+{second}
+{loading_after}
+print("threading" in sys.modules, "background._exit" in sys.modules, flush=True)
+"""
+
+
+def _atexit_program(loading: str, registered: str, submit: str) -> str:
+    loading_first, loading_after = LOADING[loading]
+    first, second = REGISTERED[registered]
+    return ATEXIT_PROGRAM.format(
+        loading_first=loading_first,
+        loading_after=loading_after,
+        first=first,
+        second=second,
+        submit=SUBMIT_AT_EXIT[submit],
+        say=SAY,
+    )
+
+
+def _run_program(folder: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """Run *source* saved as ``program.py`` in the empty *folder*."""
+    (folder / "program.py").write_text(source)
+    environment = unmeasured_environment()
+    environment["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-S", "program.py"],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=HARD_TIMEOUT,
+    )
+
+
+def _cleanly(done: subprocess.CompletedProcess[str]) -> list[str]:
+    """The lines a program printed, once it is sure that it ended well.
+
+    No "Exception ignored in ..." either: a finalizer that runs while the
+    interpreter tears itself down must not fail.
+    """
+    assert done.returncode == 0, done.stderr
+    assert "Exception ignored" not in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("loading", "registered"),
+    [
+        (loading, registered)
+        for loading in LOADING
+        for registered in REGISTERED
+        # The one case that is waited for instead: see the next test.
+        if (loading, registered)
+        != ("threading never imported", "hook registered after import background")
+    ],
+)
+@pytest.mark.parametrize("submit", SUBMIT_AT_EXIT)
+def test_a_first_pool_made_in_an_atexit_hook_refuses_its_calls_clearly(
+    tmp_path: Path, loading: str, registered: str, submit: str
+) -> None:
+    """As a pool made earlier does: background's exit hook has run already."""
+    lines = _cleanly(_run_program(tmp_path, _atexit_program(loading, registered, submit)))
+    threading_loaded = loading != "threading never imported"
+    assert lines == [
+        f"{threading_loaded} False",  # no pool before the exit
+        "refused: cannot submit __main__.slow: the interpreter is exiting",
+    ]
+
+
+@pytest.mark.parametrize("submit", SUBMIT_AT_EXIT)
+def test_without_threading_a_hook_registered_after_import_background_has_its_calls_waited_for(
+    tmp_path: Path, submit: str
+) -> None:
+    """A program that never loads threading skips threading's exit step, where
+    background's exit hook moves before every atexit hook: the hook that
+    ``import background`` registered waits for the calls of the atexit hooks
+    registered after it, which run before it (none is lost)."""
+    program = _atexit_program(
+        "threading never imported", "hook registered after import background", submit
+    )
+    lines = _cleanly(_run_program(tmp_path, program))
+    if NO_NEW_THREADS_AT_EXIT:  # 3.12.0 and 3.12.1 start no thread at exit: refused, saying so
+        assert lines == [
+            "False False",
+            "refused: background could not start a worker thread: "
+            "can't create new thread at interpreter shutdown",
+        ]
+        return
+    assert lines[0] == "False False"
+    assert sorted(lines[1:]) == ["accepted", "ran"]
+
+
+TEARDOWN_PROGRAM = f"""
+import atexit, gc, sys
+gc.disable()  # as some programs do: the pool's reference cycle outlives every module
+import background
+{SAY}
+class Holder:
+    def __init__(self):
+        self.me = self  # a cycle: only the interpreter's last collection frees the pool
+        self.pool = background.Pool(1, name="in-a-cycle")
+
+def submit_at_exit():
+    try:
+        Holder().pool.submit(say, "ran")
+    except RuntimeError as error:
+        say(f"refused: {{error}}")
+    else:
+        say("accepted")
+
+atexit.register(submit_at_exit)
+"""
+
+
+def test_a_pool_collected_while_the_interpreter_tears_itself_down_neither_fails_nor_hangs(
+    tmp_path: Path,
+) -> None:
+    """Its finalizer runs when the modules' globals are gone and no thread can
+    start: it must do nothing (it shut the pool's runner down in place, which
+    hung the exit on Python 3.9 to 3.11)."""
+    lines = _cleanly(_run_program(tmp_path, TEARDOWN_PROGRAM))  # a hang times out
+    if NO_NEW_THREADS_AT_EXIT:
+        assert lines == [
+            "refused: background could not start a worker thread: "
+            "can't create new thread at interpreter shutdown"
+        ]
+        return
+    assert sorted(lines) == ["accepted", "ran"]
+
+
+LATE_SUBMIT = {
+    "default pool": "for i in range(4): background.run(work, i)",
+    "explicit pool": "pool = background.Pool(2, name='late')\n    "
+    "for i in range(4): pool.submit(work, i)",
+}
+
+NON_DAEMON_PROGRAM = """
+import atexit, json, sys, time
+{loading_first}
+import background
+{loading_after}
+ran = []
+
+def work(i):
+    time.sleep(0.2)  # a lost call could not end before the interpreter does
+    ran.append(i)
+
+def late():
+    while threading.main_thread().is_alive():  # until Python joins this thread
+        time.sleep(0.002)
+    {submit}
+
+threading.Thread(target=late).start()  # a plain, non-daemon thread
+atexit.register(lambda: print(json.dumps(sorted(ran)), flush=True))
+print("background._exit" in sys.modules, flush=True)
+"""
+
+
+@pytest.mark.parametrize("submit", LATE_SUBMIT)
+@pytest.mark.parametrize(
+    "loading", ["threading imported first", "threading imported after background"]
+)
+def test_a_first_pool_made_by_a_non_daemon_thread_while_python_joins_it_runs_its_calls(
+    tmp_path: Path, loading: str, submit: str
+) -> None:
+    loading_first, loading_after = LOADING[loading]
+    program = NON_DAEMON_PROGRAM.format(
+        loading_first=loading_first, loading_after=loading_after, submit=LATE_SUBMIT[submit]
+    )
+    done = _run_program(tmp_path, program)
+    if NO_NEW_THREADS_AT_EXIT:  # refused at once, loudly: never accepted and dropped
+        assert "background could not start a worker thread" in done.stderr
+        assert done.stdout.splitlines() == ["False", "[]"]
+        return
+    assert _cleanly(done) == ["False", "[0, 1, 2, 3]"]  # no pool before the exit; all ran
 
 
 def test_a_daemon_thread_that_keeps_submitting_does_not_keep_the_program_alive() -> None:

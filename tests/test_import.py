@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -46,6 +47,25 @@ def test_import_background_loads_only_the_facade_and_its_exit_hook() -> None:
     ours = {name for name in loaded if name.startswith("background")}
     assert ours == {"background", "background._exithook"}
     assert not {"typing", "__future__"} & loaded
+
+
+def test_import_background_loads_nothing_but_the_facade_its_exit_hooks_and_atexit() -> None:
+    """Not even threading, which is most of what an import of it would cost.
+
+    What ``sys.modules`` holds afterwards, minus what it held before, in a bare
+    interpreter (one that has not loaded threading at start-up, checked first).
+    ``atexit`` is built into the interpreter: there is no file to read.
+    """
+    script = """
+        import sys
+        before = set(sys.modules)
+        assert "threading" not in before, "threading is loaded at start-up here"
+        import background
+        print(" ".join(sorted(set(sys.modules) - before)))
+        """
+    added = set(run_bare_python(textwrap.dedent(script)).stdout.split())
+    assert added - {"atexit"} == {"background", "background._exithook"}
+    assert "atexit" in sys.builtin_module_names
 
 
 def test_the_first_call_of_a_task_loads_neither_typing_nor_inspect_nor_retries() -> None:
