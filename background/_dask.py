@@ -50,7 +50,7 @@ def dask_pool(
     ``pool.n`` is the number of worker threads that the scheduler reported
     when the pool was made, summed over all workers (at least 1). The workers
     decide how many calls run at once: ``n`` only sizes the window of
-    :meth:`~background.Pool.map` (``2 * n`` calls in flight) and assigning it
+    :meth:`~background.Pool.map` (``2 * n`` calls in flight, at least 64) and assigning it
     does not resize the cluster (use the cluster's ``scale`` or ``adapt``).
 
     Args:

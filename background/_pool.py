@@ -291,9 +291,9 @@ class Pool(Stopping, concurrent.futures.Executor):
         """Like :func:`map`, with calls in the background; results in input order.
 
         Unlike :meth:`concurrent.futures.Executor.map` it reads its input
-        lazily: at most *buffersize* calls or batches (default: twice ``n``)
-        are in flight, so an endless or huge iterable is fine. Leaving the
-        loop early cancels what is left.
+        lazily: at most *buffersize* calls or batches are in flight, so an
+        endless or huge iterable is fine. Leaving the loop early cancels what
+        is left.
 
         Args:
             fn: the function, called with one item of each iterable.
@@ -310,6 +310,9 @@ class Pool(Stopping, concurrent.futures.Executor):
                 microseconds each). A failing call ends the map only after
                 the results before it, on every kind of pool.
             buffersize: at most this many calls (or batches) in flight.
+                Default: twice ``n``, and at least 64 calls when they travel
+                one by one (quick calls then find work queued; a worker
+                would otherwise wake up for each), at least 4 batches.
             ordered: ``False`` yields results as they finish rather than in
                 input order (still lazily, with as many in flight).
             return_exceptions: a call that raises an :class:`Exception`
@@ -351,7 +354,9 @@ class Pool(Stopping, concurrent.futures.Executor):
         if chunksize is not None:
             chunksize = _validate.worker_count(chunksize, "chunksize")
         if buffersize is None:
-            buffersize = max(2 * self.n, 4)
+            # (One by one, quick calls then find work queued: no worker wakes for each.)
+            batched = (chunksize or 1) > 1 or (chunksize is None and self._process)
+            buffersize = max(2 * self.n, 4 if batched else 64)
         buffersize = _validate.worker_count(buffersize, "buffersize")
         from ._map import map_calls  # loaded with the first map
 

@@ -25,6 +25,9 @@ W5_FIRST_USE = (
     "W5|background|import background, then one `@task` function called and its `result()`"
 )
 W5_SERVER = "W5|background|import background._processes.server, what its fork server loads"
+W5_FLOOR = (
+    "W5|python|the least a thread pool does: a daemon thread and a SimpleQueue behind a Future"
+)
 W7_SERVER = "W7|background|Pool(1, process=True).submit, fork server"
 W1_BEFORE = "W1|background|@task call, n set before the clock"
 ORDER = ["background", "concurrent.futures", "background 0.2.1", "pebble", "loky", "joblib"]
@@ -34,6 +37,7 @@ RANGE = "–\u2060"  # an en dash that a narrow column does not break after (a w
 SHORT = {
     W5_SUBMIT.split("|")[2]: "import, one submit() and its result()",
     W5_FIRST_USE.split("|")[2]: "first use: one @task call and its result()",
+    W5_FLOOR.split("|")[2]: "the least a thread pool does",
 }
 
 
@@ -222,6 +226,9 @@ TARGETS = [
            W5_FIRST_USE, against=W5_IMPORT),
     Target("W5", "W5: first use × `concurrent.futures` and one `submit`",
            W5_FIRST_USE, against=W5_SUBMIT, bound=("<=", 1.0)),
+    Target("W5", "W5: the least a thread pool does × `concurrent.futures` and one `submit`",
+           W5_FLOOR, against=W5_SUBMIT),
+    Target("W5", "W5: first use × the least a thread pool does", W5_FIRST_USE, against=W5_FLOOR),
     Target("W6", "W6: peak RSS over bare `ThreadPoolExecutor`", "W6|background|@task call",
            bound=("<=", 1.0), unit=" MB"),
 ]  # fmt: skip

@@ -177,8 +177,27 @@ W5_BARE = "W5|python|python -c pass"
 #: What background's fork server imports before it forks a worker (W7 reads it).
 W5_SERVER = "W5|background|import background._processes.server, what its fork server loads"
 W5_TRIES = 3
+#: The least that any pool of daemon threads behind a concurrent.futures.Future
+#: does for one call: the floor under W5's first use, for background and for any design.
+W5_FLOOR = (
+    "W5|python|the least a thread pool does: a daemon thread and a SimpleQueue behind a Future"
+)
+LEAST_THREAD_POOL = """\
+import concurrent.futures, contextvars, threading
+from _queue import SimpleQueue
+calls = SimpleQueue()
+def work():
+    while True:
+        future, fn = calls.get()
+        if future.set_running_or_notify_cancel():
+            future.set_result(contextvars.copy_context().run(fn))
+threading.Thread(target=work, daemon=True).start()
+future = concurrent.futures.Future()
+calls.put((future, int))
+future.result()"""
 STATEMENTS = {
     W5_BARE: "pass",
+    W5_FLOOR: LEAST_THREAD_POOL,
     "W5|concurrent.futures|import concurrent.futures": "import concurrent.futures",
     "W5|concurrent.futures|import concurrent.futures, then one `submit()` and its `result()`": (
         "import concurrent.futures\nconcurrent.futures.ThreadPoolExecutor().submit(int).result()"
