@@ -159,3 +159,34 @@ def test_a_task_map_takes_the_new_options() -> None:
     assert outcomes[:3] == [0, 0.5, 1]
     assert isinstance(outcomes[3], ValueError)
     assert outcomes[4] == 2
+
+
+@pytest.mark.parametrize(
+    ("n", "options", "in_flight"),
+    [
+        (2, {}, 64),  # calls one by one: at least 64
+        (40, {}, 80),  # twice n
+        (2, {"chunksize": 1}, 64),
+        (2, {"chunksize": 5}, 4 * 5),  # batches: twice n, at least 4
+    ],
+)
+def test_map_sends_twice_n_calls_at_once_and_at_least_64_one_by_one(
+    n: int, options: dict[str, int], in_flight: int
+) -> None:
+    read: list[int] = []
+    release = threading.Event()
+
+    def items() -> Iterator[int]:
+        for i in range(1000):
+            read.append(i)
+            yield i
+
+    def hold(i: int) -> int:
+        release.wait(WAIT)
+        return i
+
+    with background.Pool(n) as pool:
+        results = pool.map(hold, items(), **options)  # type: ignore[arg-type]
+        assert len(read) == in_flight  # sent before the first result is asked for
+        release.set()
+        assert list(results) == list(range(1000))
