@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     InFlight = tuple[Future[Any], int]
 
 
+def in_batches(chunksize: int | None, adaptive: bool, call_timeout: float | None) -> bool:
+    """Whether a map's calls travel in batches: of *chunksize*, or sized as they run
+    (*adaptive*). A time limit is per call: calls then travel one by one."""
+    return call_timeout is None and (adaptive if chunksize is None else chunksize > 1)
+
+
 class Map:
     """The state of one ``map``: what is in flight, and how to send more."""
 
@@ -54,8 +60,7 @@ class Map:
         self.return_exceptions = return_exceptions
         #: How a call one by one retries: from the pool, holding no worker while it waits.
         self.retry = retry
-        # A time limit is per call: calls then travel one by one.
-        batched = call_timeout is None and (adaptive if chunksize is None else chunksize > 1)
+        batched = in_batches(chunksize, adaptive, call_timeout)
         # A batch over one iterable holds its items as they are, not as 1-tuples.
         spread = not batched or len(iterables) != 1
         self.calls: Iterator[Any] = zip(*iterables) if spread else iter(iterables[0])

@@ -353,13 +353,13 @@ class Pool(Stopping, concurrent.futures.Executor):
         _validate.task_function(fn, "Pool.map()", decorating=False)
         if chunksize is not None:
             chunksize = _validate.worker_count(chunksize, "chunksize")
-        if buffersize is None:
-            # (One by one, quick calls then find work queued: no worker wakes for each.)
-            batched = (chunksize or 1) > 1 or (chunksize is None and self._process)
+        from ._map import in_batches, map_calls  # loaded with the first map
+
+        call_timeout = self._timeout if call_timeout is None else call_timeout
+        if buffersize is None:  # one by one, quick calls then find work queued
+            batched = in_batches(chunksize, self._process, call_timeout)
             buffersize = max(2 * self.n, 4 if batched else 64)
         buffersize = _validate.worker_count(buffersize, "buffersize")
-        from ._map import map_calls  # loaded with the first map
-
         return map_calls(
             self,
             fn,
@@ -367,7 +367,7 @@ class Pool(Stopping, concurrent.futures.Executor):
             timeout=_validate.wait_seconds(timeout),
             chunksize=chunksize,
             buffersize=buffersize,
-            call_timeout=self._timeout if call_timeout is None else call_timeout,
+            call_timeout=call_timeout,
             adaptive=self._process,
             ordered=_validate.flag(ordered, "ordered"),
             return_exceptions=_validate.flag(return_exceptions, "return_exceptions"),
