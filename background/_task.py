@@ -109,8 +109,9 @@ def task(
         The function, wrapped: calling it returns a :class:`~background.Future`.
 
     Raises:
-        TypeError: *fn* is not a plain callable (a class, a coroutine function or
-            a generator function, say), or an option has the wrong type.
+        TypeError: *fn* is not a plain callable (a class, a coroutine function,
+            a generator function or a function that is already a task, say), or
+            an option has the wrong type.
         ValueError: an option is out of range.
 
     .. versionchanged:: 1.1

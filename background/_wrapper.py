@@ -123,15 +123,25 @@ def decorate(
         )
     settings = Options(**options)
     if fn is None:
-        return lambda fn: wrap(fn, settings, target)
-    return wrap(fn, settings, target)
+        return lambda fn: wrap(fn, settings, target, what)
+    return wrap(fn, settings, target, what)
 
 
 def wrap(
-    fn: Callable[..., Any], options: Options, target: Callable[[], Submitter]
+    fn: Callable[..., Any],
+    options: Options,
+    target: Callable[[], Submitter],
+    what: str = "background.task",
 ) -> Task[Any, Any]:
     """Wrap *fn*: each call is submitted to ``target()``, looked up at call time."""
-    _validate.task_function(fn)
+    _validate.task_function(fn, what)
+    if unwrap(fn) is not fn:
+        name = getattr(fn, "__qualname__", "it")
+        raise TypeError(
+            f"{what} got {name}, which is already a background task: its calls would "
+            f"return futures of futures; decorate the plain function "
+            f"({name}.__wrapped__), or hand the task to pool.submit() or pool.map()"
+        )
     retry = options.retry
     # The wrapper's calls, and its map's, retry from the pool; what travels as
     # one function (the wrapper pickled inside another call) retries in its worker.

@@ -99,6 +99,47 @@ def test_refusal_names_the_entry_point_that_was_used() -> None:
         background.task(numbers)
 
 
+def test_a_pools_decorator_names_itself_when_it_refuses() -> None:
+    with background.Pool(2) as pool:
+        with pytest.raises(TypeError, match=r"^Pool\.task\(\) cannot run the generator"):
+            pool.task(numbers)
+        _still_works(pool)
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+@pytest.mark.parametrize(
+    "decorate",
+    [
+        pytest.param(lambda fn, pool: background.task(fn), id="bare"),
+        pytest.param(lambda fn, pool: background.task(retries=2, timeout=5)(fn), id="options"),
+        pytest.param(lambda fn, pool: pool.task(fn), id="pool"),
+        pytest.param(lambda fn, pool: pool.task(max_pending=1)(fn), id="pool-options"),
+    ],
+)
+@pytest.mark.parametrize("inner", ["plain", "retries"])
+def test_decorating_a_task_again_is_refused_instead_of_a_future_of_a_future(
+    decorate: Callable[[Any, background.Pool], Any], inner: str
+) -> None:
+    # Its calls would return a future whose result is another future.
+    already = background.task(_double) if inner == "plain" else background.task(retries=1)(_double)
+    with background.Pool(2) as pool:
+        with pytest.raises(TypeError) as refused:
+            decorate(already, pool)
+        message = str(refused.value)
+        assert "_double, which is already a background task" in message
+        assert "futures of futures" in message
+        assert "_double.__wrapped__" in message
+        # What the message suggests works, and the task itself still does.
+        assert decorate(already.__wrapped__, pool)(4).result(TIMEOUT) == 8
+        assert pool.submit(already, 5).result(TIMEOUT) == 10
+        assert list(pool.map(already, [1, 2])) == [2, 4]
+        assert already(6).result(TIMEOUT) == 12
+        _still_works(pool)
+
+
 @pytest.mark.parametrize("target", [42, None, "print"])
 def test_submit_and_map_refuse_a_non_callable(target: Any) -> None:
     with background.Pool(2) as pool:
