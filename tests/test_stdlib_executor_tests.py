@@ -24,11 +24,21 @@ import importlib
 import sys
 import threading
 import unittest
-from typing import Any
+from concurrent.futures._base import (
+    CANCELLED,
+    CANCELLED_AND_NOTIFIED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+)
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import background
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 pytest.importorskip(
     "test.test_concurrent_futures",
@@ -46,6 +56,7 @@ MODULES = (
     ".test_shutdown",
     ".test_init",
     ".test_deadlock",
+    ".test_future",
 )
 
 
@@ -68,6 +79,12 @@ _CHILD = (
     "tests/test_exit.py runs such programs with background"
 )
 
+_LOGGED = (
+    "reads the standard library's log message on stderr; background logs what a "
+    "done-callback raises to its own logger, naming the callback "
+    "(tests/test_callbacks.py)"
+)
+
 #: The standard library tests not run here, and why.
 NOT_RUN = {
     "test_default_workers": (
@@ -85,6 +102,8 @@ NOT_RUN = {
     "test_del_shutdown": _BY_NAME,
     "test_thread_names_assigned": _BY_NAME,
     "test_thread_names_default": _BY_NAME,
+    "test_done_callback_raises": _LOGGED,
+    "test_done_callback_raises_already_succeeded": _LOGGED,
     "test_hang_global_shutdown_lock": (
         "replaces the standard library's private global shutdown lock; background "
         "has none (tests/test_exit.py covers submitting while the interpreter exits)"
@@ -165,17 +184,27 @@ class ProcessMixin:
         return None
 
 
+def _leave_out(names: Iterable[str]) -> Callable[[type], type]:
+    """A class decorator: the inherited tests *names* are not collected (None is no test)."""
+
+    def leave_out(case: type) -> type:
+        for name in names:
+            setattr(case, name, None)
+        return case
+
+    return leave_out
+
+
 def _run_with(processes: bool, *mixins: str) -> type:
     """A TestCase: the standard library's *mixins* with a background pool as their executor."""
     bases = tuple(CPYTHON[name] for name in mixins)
     if processes:
         bases = (ProcessMixin, *bases)
-    left_out = [*NOT_RUN, *(PROCESS_NOT_RUN if processes else ())]
-    namespace: dict[str, Any] = dict.fromkeys(left_out)  # None: not collected
-    namespace["__module__"] = __name__
+    namespace: dict[str, Any] = {"__module__": __name__}
     if not processes:
         namespace["executor_type"] = CPythonShapedPool
-    return type("CPython", (*bases, CPYTHON["ExecutorMixin"], CPYTHON["BaseTestCase"]), namespace)
+    case = type("CPython", (*bases, CPYTHON["ExecutorMixin"], CPYTHON["BaseTestCase"]), namespace)
+    return _leave_out([*NOT_RUN, *(PROCESS_NOT_RUN if processes else ())])(case)
 
 
 # The thread pool's own tests subclass the generic ones, adding thread-only cases.
@@ -192,6 +221,43 @@ ProcessPoolShutdownTest = _run_with(True, "ExecutorShutdownTest")
 ProcessPoolInitializerTest = _run_with(True, "InitializerMixin")
 # Worker processes that crash, exit or fail to pickle at every step of a call.
 ProcessPoolDeadlockTest = _run_with(True, "ExecutorDeadlockTest")
+
+#: The futures that the standard library's Future tests keep as module constants.
+FUTURE_CONSTANTS: dict[str, dict[str, Any]] = {
+    "PENDING": {"state": PENDING},
+    "RUNNING": {"state": RUNNING},
+    "CANCELLED": {"state": CANCELLED},
+    "CANCELLED_AND_NOTIFIED": {"state": CANCELLED_AND_NOTIFIED},
+    "EXCEPTION": {"state": FINISHED, "exception": OSError()},
+    "SUCCESSFUL": {"state": FINISHED, "result": 42},
+}
+
+
+@_leave_out(NOT_RUN)
+class FutureTests(CPYTHON["FutureTests"]):  # type: ignore[misc]
+    """The standard library's tests of its Future, on background's.
+
+    They make their futures with the name ``Future``, with ``create_future()``
+    and as module constants, one per state: each is background's here."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        tests = sys.modules[CPYTHON["FutureTests"].__module__]
+        helpers = sys.modules[vars(tests)["create_future"].__module__]
+        self._replace(tests, "Future", background.Future)
+        self._replace(helpers, "Future", background.Future)
+        for state, attributes in FUTURE_CONSTANTS.items():
+            self._replace(tests, f"{state}_FUTURE", helpers.create_future(**attributes))
+
+    def _replace(self, module: object, name: str, value: object) -> None:
+        self.addCleanup(setattr, module, name, getattr(module, name))
+        setattr(module, name, value)
+
+    def test_the_futures_under_test_are_backgrounds(self) -> None:
+        tests = sys.modules[CPYTHON["FutureTests"].__module__]
+        assert type(vars(tests)["create_future"]()) is background.Future
+        assert type(vars(tests)["PENDING_FUTURE"]) is background.Future
+
 
 RUN = {
     name: case
@@ -225,3 +291,4 @@ def test_the_standard_librarys_cases_run_against_background() -> None:
     assert "test_saturation" in cases["ThreadPoolExecutorTest"]
     assert "test_first_completed" in cases["ProcessPoolWaitTests"]
     assert "test_crash_at_task_unpickle" in cases["ProcessPoolDeadlockTest"]
+    assert "test_multiple_set_result" in cases["FutureTests"]
