@@ -1,15 +1,20 @@
-"""Finished work is never kept: dropped futures free their memory."""
+"""Finished work is never kept: dropped futures, and dropped pools once shut down, free memory."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import gc
+import threading
 import tracemalloc
+import weakref
 from typing import Callable
+
+import pytest
 
 import background
 
 TASKS = 200_000
+TIMEOUT = 30
 
 
 def _noop() -> None:
@@ -72,3 +77,25 @@ def test_two_hundred_thousand_dropped_futures_leave_nothing_behind() -> None:
     background.wait()
     assert background.default_pool().outstanding() == []
     assert _live_futures() - before < 50
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["threads", "processes"])
+def test_a_pool_shut_down_and_dropped_is_freed_without_the_garbage_collector(
+    process: bool,
+) -> None:
+    # A reference cycle would keep the pool, its runner and their threads until
+    # the collector runs, which a program may have turned off.
+    pool = background.Pool(2, process=process)
+    assert pool.submit(abs, -1).result(TIMEOUT) == 1
+    pool.shutdown(wait=True)
+    for thread in threading.enumerate():
+        if thread.name.startswith(f"{pool.name}-"):
+            thread.join(TIMEOUT)
+            assert not thread.is_alive(), thread
+    freed = [weakref.ref(pool), weakref.ref(pool._runner)]
+    gc.disable()
+    try:
+        del pool
+        assert [ref() for ref in freed] == [None, None]
+    finally:
+        gc.enable()

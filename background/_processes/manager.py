@@ -110,6 +110,9 @@ class Manager:
             for each in self._watched:
                 each.close()
             self.close()
+            # The runner holds this manager: a pool dropped after shutdown is then
+            # freed at once, not when the garbage collector finds the cycle.
+            del self.runner
 
     def _stop_idle_workers(self) -> bool:
         """Stop the workers that are done; ``False`` once the pool is done and all have left."""
