@@ -1,21 +1,24 @@
-"""CPython's own tests of its executors, run against ``background.Pool``.
+"""CPython's own tests of its executors and futures, run against background's.
 
 The standard library tests ``ThreadPoolExecutor`` and ``ProcessPoolExecutor``
 with a set of mixins (``ExecutorTest``, ``WaitTests``, ``AsCompletedTests``,
-``ExecutorShutdownTest``, ``InitializerMixin``, and the thread pool's own
-tests), each of which makes its executor as
-``executor_type(max_workers=..., **executor_kwargs)``. Here each one runs
-unchanged with ``executor_type`` a :class:`background.Pool` of threads, and
-the generic ones also with a pool of worker processes.
+``ExecutorShutdownTest``, ``InitializerMixin``, the thread pool's own tests
+and the process pool's crash tests, ``ExecutorDeadlockTest``), each of which
+makes its executor as ``executor_type(max_workers=..., **executor_kwargs)``.
+Here each one runs unchanged with ``executor_type`` a :class:`background.Pool`
+of threads, and the generic ones and the crash tests with a pool of worker
+processes. ``FutureTests`` runs on :class:`background.Future`.
 
 They come from the interpreter's ``test`` package, which not every Python
 ships: on this machine pyenv's 3.9, 3.10 and 3.13 have it, 3.11 and 3.12 do
 not, and there this module is skipped with that reason (CI runs all five).
 
-The tests in :data:`NOT_RUN` are left out, each for the reason given there:
-they read the standard library's private attributes, match its exact
-messages, or run the standard library's executor itself. Every behaviour they
-check that ``background`` shares has a test of its own here, named there.
+The tests in :data:`NOT_RUN` and :data:`PROCESS_NOT_RUN` are left out, each
+for the reason given there: they read the standard library's private
+attributes, match its exact messages, run the standard library's executor
+itself, or expect a whole pool to break where background fails one call.
+Every behaviour they check that background shares has a test of its own,
+named there.
 """
 
 from __future__ import annotations
