@@ -18,6 +18,7 @@ background's.
 
 # No ``from __future__ import annotations`` here: it would import the
 # ``__future__`` module, and ``import background`` loads only what it needs.
+import _thread
 import sys
 
 from . import _exithook
@@ -127,5 +128,50 @@ class _Module(_ModuleType):
 
 sys.modules[__name__].__class__ = _Module
 
+
+def _forget_imports_cut_short() -> None:
+    """In a forked child: forget the imports that other threads of the parent
+    were in the middle of, so that the child makes them afresh.
+
+    A thread's first call imports some of background's modules, and they
+    import others. Their import locks came through the fork held by threads
+    that do not exist in the child: its next import of such a module would
+    wait for ever, and the module itself is half made. importlib keeps no
+    public record of these locks; where its private one is missing or
+    different, nothing is done.
+    """
+    locks = getattr(sys.modules.get("_frozen_importlib"), "_module_locks", None)
+    if not isinstance(locks, dict):
+        return
+    me = _thread.get_ident()
+    for name in list(locks):
+        ref = locks[name]
+        lock = ref() if callable(ref) else None
+        if lock is None or not _held_by_another_thread(lock, me):
+            continue
+        del locks[name]  # the next import makes a new lock
+        module = sys.modules.get(name)
+        if getattr(getattr(module, "__spec__", None), "_initializing", False):
+            del sys.modules[name]
+
+
+def _held_by_another_thread(lock: "Any", me: int) -> bool:
+    """Whether a module lock is held by a thread other than *me*, or its own
+    guard is (a thread was inside its ``acquire`` or ``release``)."""
+    if getattr(lock, "owner", None) not in (None, me):
+        return True
+    guard = getattr(lock, "lock", None)
+    if guard is None or not guard.acquire(False):
+        return guard is not None
+    guard.release()
+    return False
+
+
+try:  # os.register_at_fork, without importing os (a bare interpreter has posix only)
+    from posix import register_at_fork as _register_at_fork
+except ImportError:  # no fork here
+    pass
+else:
+    _register_at_fork(after_in_child=_forget_imports_cut_short)
 
 _exithook.install()

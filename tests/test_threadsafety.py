@@ -11,6 +11,7 @@ import textwrap
 import threading
 
 import pytest
+from support import run_bare_python
 
 import background
 
@@ -138,3 +139,81 @@ def test_a_fork_while_another_thread_is_inside_submit_leaves_the_child_a_working
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=2 * TIMEOUT
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+#: The program of the test below: another thread's import is held in the middle
+#: (by a finder in front of the others) while the main thread forks.
+FORK_DURING_AN_IMPORT = """
+import os, signal, sys, threading, time, warnings
+import background
+
+warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+PAUSED, TRIGGER = {paused!r}, {trigger!r}
+assert PAUSED not in sys.modules, PAUSED
+parent = os.getpid()
+inside, forked = threading.Event(), threading.Event()
+
+
+class PauseOnce:
+    def find_spec(self, name, path, target=None):
+        if name != PAUSED or os.getpid() != parent:
+            return None
+        sys.meta_path.remove(self)
+        spec = next(s for f in sys.meta_path if (s := f.find_spec(name, path, target)))
+        run_body = spec.loader.exec_module
+
+        def exec_module(module):
+            inside.set()  # the module's import lock is held, its body not yet run
+            forked.wait(30)
+            run_body(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+def use():
+    if TRIGGER == "map":
+        return list(background.Pool(2).map(abs, [-2, -3])) == [2, 3]
+    return callable(background.wait)
+
+
+background.run(abs, -1).result(30)  # first use done: its threads run
+sys.meta_path.insert(0, PauseOnce())
+importer = threading.Thread(target=use)
+importer.start()
+assert inside.wait(30)
+pid = os.fork()
+if pid == 0:
+    os._exit(0 if use() else 1)  # imports what the parent's thread is importing
+forked.set()
+deadline = time.monotonic() + 30
+while True:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() > deadline:
+        os.kill(pid, signal.SIGKILL)
+        sys.exit("the child hung")
+    time.sleep(0.01)
+importer.join(30)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+@pytest.mark.parametrize(
+    ("paused", "trigger"),
+    [("background._map", "map"), ("typing", "wait")],
+    ids=["backgrounds-module", "a-module-backgrounds-imports"],
+)
+def test_a_fork_while_another_thread_imports_leaves_the_child_able_to_import_it(
+    paused: str, trigger: str
+) -> None:
+    """The first map imports ``background._map``; ``background.wait`` imports
+    ``background._waiting``, which imports :mod:`typing`. A fork in the middle
+    of either import left the child waiting for ever for the module's import
+    lock, held there by a thread that does not exist in the child."""
+    try:
+        run_bare_python(FORK_DURING_AN_IMPORT.format(paused=paused, trigger=trigger))
+    except subprocess.CalledProcessError as failed:
+        pytest.fail(f"exit {failed.returncode}: {failed.stderr}")
