@@ -83,6 +83,22 @@ def test_after_fork_the_child_gets_a_fresh_working_pool() -> None:
     assert done.returncode == 0, done.stderr
 
 
+#: Program text: wait 30 s at most for the forked child *pid*, leaving its
+#: *status*; kill it and exit if it hangs.
+REAP_THE_CHILD = """\
+deadline = time.monotonic() + 30
+while True:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() > deadline:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        sys.exit("the child hung")
+    time.sleep(0.01)
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
 def test_a_fork_while_another_thread_is_inside_submit_leaves_the_child_a_working_pool() -> None:
     """Pool locks held by another thread at the fork, and places of max_pending
@@ -118,23 +134,13 @@ def test_a_fork_while_another_thread_is_inside_submit_leaves_the_child_a_working
             )
             os._exit(0 if ok else 1)
         forked.set()
-        deadline = time.monotonic() + 30
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                print("the child hung")
-                sys.exit(1)
-            time.sleep(0.01)
+        REAP_THE_CHILD
         submitter.join()
         release.set()
         assert held.result(30) is True
         sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
         """
-    )
+    ).replace("REAP_THE_CHILD\n", REAP_THE_CHILD)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=2 * TIMEOUT
     )
@@ -186,17 +192,9 @@ pid = os.fork()
 if pid == 0:
     os._exit(0 if use() else 1)  # imports what the parent's thread is importing
 forked.set()
-deadline = time.monotonic() + 30
-while True:
-    done, status = os.waitpid(pid, os.WNOHANG)
-    if done:
-        break
-    if time.monotonic() > deadline:
-        os.kill(pid, signal.SIGKILL)
-        sys.exit("the child hung")
-    time.sleep(0.01)
+REAP_THE_CHILD
 importer.join(30)
-sys.exit(os.waitstatus_to_exitcode(status))
+sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 """
 
 
@@ -214,6 +212,7 @@ def test_a_fork_while_another_thread_imports_leaves_the_child_able_to_import_it(
     of either import left the child waiting for ever for the module's import
     lock, held there by a thread that does not exist in the child."""
     try:
-        run_bare_python(FORK_DURING_AN_IMPORT.format(paused=paused, trigger=trigger))
+        program = FORK_DURING_AN_IMPORT.replace("REAP_THE_CHILD\n", REAP_THE_CHILD)
+        run_bare_python(program.format(paused=paused, trigger=trigger))
     except subprocess.CalledProcessError as failed:
         pytest.fail(f"exit {failed.returncode}: {failed.stderr}")
