@@ -161,8 +161,10 @@ def _held_by_another_thread(lock: "Any", me: int) -> bool:
     if getattr(lock, "owner", None) not in (None, me):
         return True
     guard = getattr(lock, "lock", None)
-    if guard is None or not guard.acquire(False):
-        return guard is not None
+    if guard is None:
+        return False
+    if not guard.acquire(False):
+        return True
     guard.release()
     return False
 
